@@ -1,0 +1,1 @@
+"""capcast's system of record: typed ORM models, sessions, migrations and importers."""

@@ -1,0 +1,1 @@
+"""Importers: each one transaction, each idempotent."""

@@ -1,0 +1,1 @@
+"""Turn a checkpoint and a task into per-item results, written through db/."""

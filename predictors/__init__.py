@@ -1,0 +1,1 @@
+"""Pure computation over observation DataFrames: no database, no HTTP, no global state."""

@@ -1,0 +1,1 @@
+"""capcast's service layer: REST API, jobs, dashboard and the command line. Nothing imports it."""

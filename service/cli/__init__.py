@@ -1,0 +1,20 @@
+"""The ``capcast`` command line. Each command lives in its own module; this file only wires them."""
+
+from __future__ import annotations
+
+import typer
+
+from service.cli import db_cmd
+
+app = typer.Typer(
+    name="capcast",
+    help="Forecast LLM benchmark scores from ladders of small models, and analyse benchmarks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_cmd.app, name="db")
+# Command registrations (one line per command module) go below.
+
+
+def main() -> None:
+    app()
