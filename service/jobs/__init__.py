@@ -1,0 +1,7 @@
+"""Jobs: a crash-safe queue over the ``job`` table, the worker, and schedules.
+
+- :mod:`service.jobs.queue`: enqueue, atomic claim, lease renewal, retries, cancel, reclaim.
+- :mod:`service.jobs.worker`: ``capcast worker`` (slots, heartbeat, graceful SIGTERM).
+- :mod:`service.jobs.handlers`: what each job kind does.
+- :mod:`service.jobs.scheduler`: cron schedules and checkpoint watches, exactly once per tick.
+"""

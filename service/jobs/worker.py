@@ -1,0 +1,256 @@
+"""``capcast worker``: claim jobs, hold their lease, run them, record the outcome on the job row.
+
+A worker is one process with ``concurrency`` slots (threads); each slot claims one job at a time.
+While a job runs, a heartbeat thread renews its lease and notices cancel requests; a job whose
+worker dies simply stops being renewed and :func:`service.jobs.queue.reclaim_expired` re-queues it.
+
+Graceful stop (SIGTERM): slots stop claiming; a job in hand either finishes, or, if it reaches a
+checkpoint (``ctx.checkpoint()`` / ``ctx.progress()``) first, is released back to the queue without
+counting an attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.session import session_factory
+from service.jobs import queue
+from service.jobs.queue import ClaimedJob
+
+log = logging.getLogger("capcast.worker")
+
+
+class JobInterrupted(Exception):
+    """Raised inside a job at a checkpoint when it must stop; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "cancelled" | "stopping" | "lease_lost"
+
+
+@dataclass
+class WorkerConfig:
+    """How a worker behaves; the CLI fills this from its options."""
+
+    lease_seconds: float = 30.0
+    poll_seconds: float = 1.0
+    concurrency: int = 1
+    once: bool = False
+    kinds: list[str] | None = None
+    backoff_base: float = 10.0
+    backoff_cap: float = 900.0
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+
+class JobContext:
+    """What a handler gets: the payload, progress reporting and cancellation checkpoints."""
+
+    def __init__(self, job: ClaimedJob, *, worker: Worker, worker_id: str) -> None:
+        self.job = job
+        self.payload = job.payload
+        self.worker_id = worker_id
+        self.engine: Engine = worker.engine
+        self.session_factory: sessionmaker[Session] = worker.sessions
+        self._worker = worker
+        self.cancel_requested = threading.Event()
+        self.lease_lost = threading.Event()
+
+    @property
+    def should_stop(self) -> bool:
+        return self.cancel_requested.is_set() or self.lease_lost.is_set() or self._worker.stopping
+
+    def checkpoint(self) -> None:
+        """Raise :class:`JobInterrupted` if the job was cancelled, lost or the worker is stopping."""
+        if self.lease_lost.is_set():
+            raise JobInterrupted("lease_lost")
+        if self.cancel_requested.is_set():
+            raise JobInterrupted("cancelled")
+        if self._worker.stopping:
+            raise JobInterrupted("stopping")
+
+    def progress(self, fraction: float, **detail: Any) -> None:
+        """Write progress (0..1 plus a detail dict) to the job row, then act as a checkpoint."""
+        state = queue.renew(
+            self.engine,
+            self.job.id,
+            self.worker_id,
+            lease_seconds=self._worker.config.lease_seconds,
+            progress=fraction,
+            progress_detail=detail or None,
+        )
+        self._note(state)
+        self.checkpoint()
+
+    def _note(self, state: queue.LeaseState) -> None:
+        if not state.held:
+            self.lease_lost.set()
+        elif state.cancel_requested:
+            self.cancel_requested.set()
+
+
+Handler = Callable[[JobContext], dict[str, Any] | None]
+
+
+class _Heartbeat(threading.Thread):
+    """Renews one job's lease every third of its length until stopped."""
+
+    def __init__(self, ctx: JobContext, lease_seconds: float) -> None:
+        super().__init__(name=f"lease-{ctx.job.id}", daemon=True)
+        self.ctx, self.lease_seconds = ctx, lease_seconds
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.lease_seconds / 3):
+            try:
+                state = queue.renew(
+                    self.ctx.engine,
+                    self.ctx.job.id,
+                    self.ctx.worker_id,
+                    lease_seconds=self.lease_seconds,
+                )
+            except Exception:  # a database blip: try again next beat; the lease has slack
+                log.exception("lease renewal of job %s failed", self.ctx.job.id)
+                continue
+            self.ctx._note(state)
+            if not state.held:
+                return
+
+
+class Worker:
+    """Claims and runs jobs until stopped (or, with ``once``, until nothing is ready)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: WorkerConfig | None = None,
+        handlers: dict[str, Handler] | None = None,
+    ) -> None:
+        from service.jobs.handlers import HANDLERS
+
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.config = config or WorkerConfig()
+        self.handlers = dict(HANDLERS if handlers is None else handlers)
+        if engine.dialect.name == "sqlite" and self.config.concurrency > 1:
+            raise ValueError(
+                "SQLite runs one worker slot (--concurrency 1); use PostgreSQL for more"
+            )
+        self._stop = threading.Event()
+        self._last_sweep = 0.0
+        self._sweep_lock = threading.Lock()
+        self.processed = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Stop claiming; jobs in hand finish or release at their next checkpoint."""
+        self._stop.set()
+
+    def run(self) -> int:
+        """Run all slots; returns how many jobs this process finished (any outcome)."""
+        n = max(1, self.config.concurrency)
+        if n == 1:
+            self._slot_loop(f"{self.config.name}:0")
+            return self.processed
+        threads = [
+            threading.Thread(target=self._slot_loop, args=(f"{self.config.name}:{i}",))
+            for i in range(n)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return self.processed
+
+    def _maybe_sweep(self) -> None:
+        interval = min(5.0, self.config.lease_seconds / 2)
+        with self._sweep_lock:
+            if time.monotonic() - self._last_sweep < interval:
+                return
+            self._last_sweep = time.monotonic()
+        n = queue.reclaim_expired(self.engine)
+        if n:
+            log.warning("re-queued %d job(s) whose lease expired", n)
+
+    def _slot_loop(self, worker_id: str) -> None:
+        while not self.stopping:
+            try:
+                self._maybe_sweep()
+                job = queue.claim(
+                    self.engine,
+                    worker_id=worker_id,
+                    lease_seconds=self.config.lease_seconds,
+                    kinds=self.config.kinds,
+                )
+            except Exception:
+                log.exception("claim failed; retrying after %.1fs", self.config.poll_seconds)
+                self._stop.wait(self.config.poll_seconds)
+                continue
+            if job is None:
+                if self.config.once:
+                    return
+                self._stop.wait(self.config.poll_seconds)
+                continue
+            self.run_job(job, worker_id)
+            with self._count_lock:
+                self.processed += 1
+
+    def run_job(self, job: ClaimedJob, worker_id: str) -> str:
+        """Run one claimed job to an outcome written on its row; returns that outcome."""
+        ctx = JobContext(job, worker=self, worker_id=worker_id)
+        beat = _Heartbeat(ctx, self.config.lease_seconds)
+        beat.start()
+        log.info("job %s (%s) attempt %d on %s", job.id, job.kind, job.attempts, worker_id)
+        try:
+            handler = self.handlers.get(job.kind)
+            if handler is None:
+                raise LookupError(
+                    f"unknown job kind {job.kind!r}; known: {', '.join(sorted(self.handlers))}"
+                )
+            result = handler(ctx)
+        except JobInterrupted as stop:
+            outcome = self._interrupted(ctx, stop.reason)
+        except Exception:
+            error = traceback.format_exc()
+            log.warning("job %s failed:\n%s", job.id, error)
+            outcome = queue.fail(
+                self.engine,
+                job,
+                worker_id,
+                error,
+                backoff_base=self.config.backoff_base,
+                backoff_cap=self.config.backoff_cap,
+            )
+        else:
+            ok = queue.complete(self.engine, job.id, worker_id, result)
+            outcome = "succeeded" if ok else "lost"
+        finally:
+            beat.done.set()
+            beat.join()
+        log.info("job %s -> %s", job.id, outcome)
+        return outcome
+
+    def _interrupted(self, ctx: JobContext, reason: str) -> str:
+        if reason == "cancelled":
+            return (
+                "cancelled"
+                if queue.mark_cancelled(self.engine, ctx.job.id, ctx.worker_id)
+                else "lost"
+            )
+        if reason == "stopping":
+            return "released" if queue.release(self.engine, ctx.job.id, ctx.worker_id) else "lost"
+        return "lost"
