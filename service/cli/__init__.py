@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import db_cmd
+from service.cli import db_cmd, schedule_cmd, worker_cmd
 
 app = typer.Typer(
     name="capcast",
@@ -14,6 +14,8 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 # Command registrations (one line per command module) go below.
+app.command("worker")(worker_cmd.worker)
+app.add_typer(schedule_cmd.app, name="schedule")
 
 
 def main() -> None:
