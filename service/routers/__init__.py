@@ -1,0 +1,1 @@
+"""One router per resource; ``service/app.py`` only includes them."""

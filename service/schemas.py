@@ -1,0 +1,342 @@
+"""Request and response schemas (pydantic v2), kept apart from the ORM models in ``db/models.py``.
+
+Families follow the FastAPI template: ``XCreate`` (what a client sends), ``XPublic`` (what it gets
+back) and ``XList`` (``{data, count}``). Limits mirror the database columns so that bad input is a
+422 naming the field, never a database error (PostgreSQL refuses NUL characters, over-long
+strings and 32-bit overflows that SQLite would silently accept).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+INT32_MAX = 2**31 - 1
+T = TypeVar("T")
+
+#: Text without NUL characters (PostgreSQL refuses them), up to n characters.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[
+        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)
+    ]
+
+
+Name = _text(200, 1)
+LongName = _text(300, 1)
+Short = _text(40, 1)
+Text = _text(100_000)
+Int32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+NonNeg = Annotated[float, Field(ge=0)]
+
+
+def _no_nul_json(value: Any, where: str = "") -> Any:
+    """Reject NUL characters anywhere in a JSON document (PostgreSQL's JSONB refuses them)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"text{' at ' + where if where else ''} must not contain NUL characters")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul_json(k, where)
+            _no_nul_json(v, f"{where}.{k}" if where else str(k))
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_nul_json(v, f"{where}[{i}]")
+    return value
+
+
+JsonDict = Annotated[dict[str, Any], AfterValidator(_no_nul_json)]
+JsonList = Annotated[list[Any], AfterValidator(_no_nul_json)]
+
+
+class Schema(BaseModel):
+    """Base for every schema: no NaN/inf in JSON, unknown fields are an error, ORM-readable."""
+
+    model_config = ConfigDict(
+        from_attributes=True, allow_inf_nan=False, extra="forbid", protected_namespaces=()
+    )
+
+
+class Page(Schema, Generic[T]):
+    data: list[T]
+    count: int = Field(description="Rows matching the filters (all pages).")
+
+
+class ErrorDetail(Schema):
+    where: str | None = Field(None, description="Where the problem is, e.g. body.rows[17].value")
+    message: str
+
+
+class ErrorOut(Schema):
+    """Every error the API returns (4xx; a 5xx is a bug)."""
+
+    error: str = Field(description="Short machine-readable code, e.g. not_found, validation_error")
+    message: str = Field(description="What was wrong, for a person")
+    where: str | None = Field(None, description="Where: a field path, row index or parameter")
+    errors: list[ErrorDetail] = Field(default_factory=list)
+
+
+# --- families ---------------------------------------------------------------------------------
+
+
+class FamilyCreate(Schema):
+    name: Name
+    recipe: JsonDict | None = None
+    notes: Text | None = None
+
+
+class FamilyPublic(FamilyCreate):
+    id: int
+    created_at: dt.datetime
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+class ModelCreate(Schema):
+    name: LongName
+    family: Name | None = Field(None, description="Family name; created if new.")
+    n_params: NonNeg | None = None
+    n_params_nonembed: NonNeg | None = None
+    n_tokens: NonNeg | None = None
+    flops: NonNeg | None = None
+    release_date: dt.date | None = None
+    checkpoint_step: Int32 | None = None
+    uri: Text | None = None
+    revision: _text(200) | None = None
+    extra: JsonDict | None = None
+
+
+class ModelPublic(Schema):
+    id: int
+    name: str
+    family_id: int | None
+    family: str | None = None
+    n_params: float | None
+    n_params_nonembed: float | None
+    n_tokens: float | None
+    flops: float | None
+    release_date: dt.date | None
+    checkpoint_step: int | None
+    uri: str | None
+    revision: str | None
+    extra: dict[str, Any] | None
+    created_at: dt.datetime
+
+
+# --- benchmarks and items ---------------------------------------------------------------------
+
+BenchmarkKind = Literal["multiple_choice", "generative", "code", "loss", "other"]
+
+
+class BenchmarkCreate(Schema):
+    name: LongName
+    version: _text(100) | None = None
+    kind: BenchmarkKind = "multiple_choice"
+    n_items: Int32 | None = None
+    chance: Annotated[float, Field(ge=0, le=1)] | None = None
+    higher_is_better: bool = True
+    extra: JsonDict | None = None
+
+
+class BenchmarkPublic(Schema):
+    id: int
+    name: str
+    version: str | None
+    kind: str
+    n_items: int | None
+    chance: float | None
+    higher_is_better: bool
+    extra: dict[str, Any] | None
+    created_at: dt.datetime
+
+
+class ItemCreate(Schema):
+    benchmark_id: Annotated[int, Field(ge=1, le=INT32_MAX)]
+    key: _text(128, 1)
+    prompt: Text | None = None
+    choices: JsonList | None = None
+    answer: Text | None = None
+    meta: JsonDict | None = None
+
+
+class ItemPublic(Schema):
+    id: int
+    benchmark_id: int
+    key: str
+    prompt: str | None
+    choices: list[Any] | None
+    answer: str | None
+    meta: dict[str, Any] | None
+
+
+# --- measurements -----------------------------------------------------------------------------
+
+Metric = _text(40, 1)
+
+
+class MeasurementIn(Schema):
+    """One row from a training dashboard; model, family and benchmark are created when new."""
+
+    model: LongName
+    benchmark: LongName
+    metric: Metric
+    value: float
+    stderr: NonNeg | None = None
+    checkpoint_step: Int32 | None = None
+    n_tokens: NonNeg | None = None
+    family: Name | None = None
+    n_params: NonNeg | None = None
+    n_params_nonembed: NonNeg | None = None
+    flops: NonNeg | None = None
+    source: _text(200) | None = Field(None, description="Defaults to the batch's source.")
+
+
+class MeasurementBatch(Schema):
+    source: _text(200) = Field("api", description="Part of each row's identity.")
+    rows: Annotated[list[MeasurementIn], Field(min_length=1, max_length=50_000)]
+
+
+class MeasurementLoadOut(Schema):
+    received: int
+    inserted: int
+    unchanged: int
+    report: dict[str, Any] = Field(default_factory=dict)
+
+
+class MeasurementPublic(Schema):
+    id: int
+    model: str
+    benchmark: str
+    metric: str
+    value: float
+    stderr: float | None
+    source: str
+    checkpoint_step: int | None
+    n_tokens: float | None
+    created_at: dt.datetime
+
+
+# --- eval runs --------------------------------------------------------------------------------
+
+
+class RunPublic(Schema):
+    id: int
+    model_id: int
+    model: str | None = None
+    benchmark_id: int
+    benchmark: str | None = None
+    mode: str
+    engine: str
+    engine_version: str | None
+    config: dict[str, Any]
+    config_hash: str
+    status: str
+    error: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class ItemResultPublic(Schema):
+    id: int
+    run_id: int
+    item_id: int
+    item_key: str
+    n_samples: int
+    n_pass: int
+    pass_rate: float | None
+    stop_reason: str | None
+    greedy_correct: bool | None
+    estimate: float | None
+    estimates: dict[str, Any] | None
+
+
+# --- forecasts --------------------------------------------------------------------------------
+
+
+class Target(Schema):
+    """Where to forecast: parameters and tokens, or compute, or a loss."""
+
+    model: _text(300) = "target"
+    n_params: Annotated[float, Field(gt=0)] | None = None
+    n_params_nonembed: Annotated[float, Field(gt=0)] | None = None
+    n_tokens: Annotated[float, Field(gt=0)] | None = None
+    flops: Annotated[float, Field(gt=0)] | None = None
+    loss: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _enough(self) -> Target:
+        sized = self.n_params is not None and self.n_tokens is not None
+        if not (sized or self.flops is not None or self.loss is not None):
+            raise ValueError("give n_params and n_tokens, or flops, or loss")
+        return self
+
+
+class ForecastQuery(Schema):
+    method: Name = Field(description="A predictor from predictors.registry, e.g. exponential")
+    benchmark: LongName
+    metric: Metric = "acc"
+    family: Name | None = Field(None, description="Fit on this family's models only")
+    fit: _text(2000) | None = Field(None, description="pandas query selecting the fit rows")
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    params: JsonDict = Field(default_factory=dict, description="Extra predictor parameters")
+    target: Target
+
+
+class ForecastPublic(Schema):
+    id: int
+    method: str
+    benchmark: str | None
+    metric: str | None
+    query: dict[str, Any]
+    data_fingerprint: str
+    point: float | None
+    lower: float | None
+    upper: float | None
+    alpha: float | None
+    fitted_params: dict[str, Any] | None
+    diagnostics: dict[str, Any] | None
+    backtest: dict[str, Any] | None
+    created_at: dt.datetime
+    cache_hit: bool = Field(False, description="Whether a fitted predictor was reused")
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+Scope = Literal["read", "write", "admin"]
+
+
+class KeyCreate(Schema):
+    name: Name
+    scopes: Annotated[list[Scope], Field(min_length=1)] = ["read"]
+
+
+class KeyPublic(Schema):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+class KeyCreated(KeyPublic):
+    token: str = Field(description="The key itself; shown once, stored only as a hash")
+
+
+class Health(Schema):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    version: str
