@@ -1,0 +1,467 @@
+"""Read and validate the observations exchange format (DESIGN.md, "Observations").
+
+Every importer produces this table and every predictor consumes it, so validation lives here once:
+types, ranges, "empty means missing, never 0", one set of attributes per model, one value per
+measurement key. Errors name the file, the line a person sees in an editor, the column and what
+was expected. The validated frame's index holds those line numbers (index name ``line``) so the
+loader can still point at the source row of a conflict it finds later in the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from db.errors import ImportValidationError
+
+#: The exchange format's columns in order; the last three are optional.
+OBSERVATION_COLUMNS: tuple[str, ...] = (
+    "model",
+    "family",
+    "n_params",
+    "n_params_nonembed",
+    "n_tokens",
+    "flops",
+    "release_date",
+    "checkpoint_step",
+    "benchmark",
+    "metric",
+    "value",
+)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("stderr", "item", "source")
+REQUIRED_COLUMNS: tuple[str, ...] = ("model", "benchmark", "metric", "value")
+
+#: DESIGN.md's metric names plus the ones public tables and lm-eval use as they are.
+KNOWN_METRICS: frozenset[str] = frozenset(
+    {
+        "acc",
+        "acc_norm",
+        "err",
+        "bpb",
+        "loss",
+        "pass_rate",
+        "pu",
+        "brier",
+        "ppl",
+        "score",
+        "exact_match",
+        "f1",
+        "mc1",
+        "mc2",
+        "word_perplexity",
+        "byte_perplexity",
+        "elo",
+    }
+)
+#: Metrics where smaller numbers are better (a benchmark with only these is higher_is_better=False).
+LOWER_IS_BETTER_METRICS: frozenset[str] = frozenset(
+    {"err", "bpb", "loss", "brier", "ppl", "word_perplexity", "byte_perplexity"}
+)
+
+_SIZE_COLUMNS = ("n_params", "n_params_nonembed", "n_tokens", "flops")
+_PER_MODEL = ("family", "n_params", "n_params_nonembed", "release_date")
+_PER_CHECKPOINT = ("n_tokens", "flops")
+KEY_COLUMNS = ("model", "benchmark", "metric", "checkpoint_step", "source", "item")
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def read_observations(path: str | Path, *, known_metrics: Iterable[str] | None = KNOWN_METRICS):
+    """Read a CSV, Parquet or JSON-lines observations file and validate it.
+
+    The format follows the suffix (``.csv``/``.tsv``, ``.parquet``/``.pq``, ``.jsonl``/``.ndjson``/
+    ``.json``). Raises :class:`ImportValidationError` naming file, line and column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImportValidationError(str(path), None, None, "an existing file", "no such file")
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".csv.gz", ".txt"):
+        df = _read_csv(path, delimiter="\t" if suffix == ".tsv" else ",")
+    elif suffix in (".parquet", ".pq"):
+        df = _read_parquet(path)
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        df = _read_jsonl(path)
+    else:
+        raise ImportValidationError(
+            str(path), None, None, "a .csv, .parquet or .jsonl file", path.suffix or "no suffix"
+        )
+    return validate_observations(df, str(path), known_metrics=known_metrics)
+
+
+def _read_csv(path: Path, *, delimiter: str = ",") -> pd.DataFrame:
+    """Read every cell as text with the csv module, so line numbers are exact (quoted newlines too)."""
+    opener = _open_text(path)
+    with opener as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ImportValidationError(
+                str(path), 1, None, "a header row", "an empty file"
+            ) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportValidationError(str(path), 1, None, "a CSV header row", str(exc)) from None
+        header = [h.strip() for h in header]
+        _check_header(path, header)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        start = reader.line_num + 1
+        try:
+            for record in reader:
+                if not record or all(not c.strip() for c in record):
+                    start = reader.line_num + 1
+                    continue
+                if len(record) != len(header):
+                    raise ImportValidationError(
+                        str(path),
+                        start,
+                        None,
+                        f"{len(header)} fields as in the header",
+                        f"{len(record)} fields",
+                    )
+                rows.append(record)
+                lines.append(start)
+                start = reader.line_num + 1
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportValidationError(
+                str(path), start, None, "well-formed CSV", str(exc)
+            ) from None
+    df = pd.DataFrame(rows, columns=header, dtype=object)
+    df.index = pd.Index(lines, name="line")
+    return df
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(header, 1):
+        if not name:
+            raise ImportValidationError(str(path), 1, f"#{i}", "a column name", "an empty name")
+        if name in seen:
+            raise ImportValidationError(str(path), 1, name, "unique column names", "a duplicate")
+        seen.add(name)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise ImportValidationError(
+            str(path), None, None, "a readable Parquet file", str(exc)
+        ) from None
+    df = df.reset_index(drop=True)
+    df.index = pd.Index(np.arange(2, len(df) + 2), name="line")
+    return df
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    records: list[dict[str, Any]] = []
+    lines: list[int] = []
+    with _open_text(path) as fh:
+        for number, text in enumerate(fh, 1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ImportValidationError(
+                    str(path), number, None, "one JSON object per line", exc.msg
+                ) from None
+            if not isinstance(obj, dict):
+                raise ImportValidationError(
+                    str(path), number, None, "a JSON object", type(obj).__name__
+                )
+            records.append(obj)
+            lines.append(number)
+    if not records:
+        raise ImportValidationError(str(path), None, None, "at least one JSON object", "none")
+    df = pd.DataFrame.from_records(records).astype(object)
+    df.index = pd.Index(lines, name="line")
+    return df
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Checker:
+    """Collects the earliest problem (by line) so the message points at the first bad row."""
+
+    def __init__(self, origin: str, lines: np.ndarray, files: np.ndarray | None = None) -> None:
+        self.origin = origin
+        self.lines = lines
+        self.files = files
+        self.best: ImportValidationError | None = None
+
+    def file_at(self, pos: int) -> str:
+        return self.origin if self.files is None else str(self.files[pos])
+
+    def flag(self, mask: np.ndarray, column: str, expected: str, values: pd.Series) -> None:
+        if not mask.any():
+            return
+        pos = int(np.flatnonzero(mask)[0])
+        line = int(self.lines[pos])
+        if self.best is None or (self.best.line or 0) > line:
+            got = values.iloc[pos]
+            got = "empty" if _is_empty(got) else got
+            self.best = ImportValidationError(
+                self.file_at(pos), line, column, expected, got, row=pos + 1
+            )
+
+    def error(self, pos: int, column: str, expected: str, got: Any) -> ImportValidationError:
+        return ImportValidationError(
+            self.file_at(pos), int(self.lines[pos]), column, expected, got, row=pos + 1
+        )
+
+    def raise_if_any(self) -> None:
+        if self.best is not None:
+            raise self.best
+
+
+def _is_empty(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return isinstance(v, str) and not v.strip()
+
+
+def _is_texty(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s)
+
+
+def _empty_mask(s: pd.Series) -> np.ndarray:
+    if _is_texty(s):
+        return np.fromiter((_is_empty(v) for v in s), bool, len(s))
+    return s.isna().to_numpy()
+
+
+def _text(s: pd.Series, chk: _Checker, col: str, required: bool) -> pd.Series:
+    empty = _empty_mask(s)
+    if required:
+        chk.flag(empty, col, "a non-empty name", s)
+    bad = (
+        np.fromiter(
+            (not isinstance(v, str | int | np.integer) or isinstance(v, bool) for v in s),
+            bool,
+            len(s),
+        )
+        & ~empty
+    )
+    chk.flag(bad, col, "text", s)
+    out = s.astype(object).where(~empty, None)
+    return out.map(lambda v: v if v is None else str(v).strip())
+
+
+def _number(s: pd.Series, chk: _Checker, col: str, *, required: bool, nonneg: bool) -> pd.Series:
+    empty = _empty_mask(s)
+    if _is_texty(s):
+        s = s.astype(object)
+        is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in s), bool, len(s))
+        candidates = s.where(~empty & ~is_bool)
+        candidates = candidates.map(lambda v: v.strip() if isinstance(v, str) else v)
+        vals = pd.to_numeric(candidates, errors="coerce").astype(float)
+        literal_nan = np.fromiter(
+            (isinstance(v, str) and v.strip().lower() in ("nan", "+nan", "-nan") for v in s),
+            bool,
+            len(s),
+        )
+        chk.flag(is_bool | (~empty & vals.isna().to_numpy() & ~literal_nan), col, "a number", s)
+        vals = vals.where(~pd.Series(literal_nan, index=s.index), np.nan)
+        nonfinite = literal_nan | (~empty & ~np.isfinite(vals.fillna(0).to_numpy()))
+    elif s.dtype == bool:
+        chk.flag(np.ones(len(s), bool), col, "a number", s)
+        vals = s.astype(float)
+        nonfinite = np.zeros(len(s), bool)
+    else:
+        vals = s.astype(float)
+        nonfinite = np.isinf(vals.to_numpy())
+    chk.flag(nonfinite, col, "a finite number (leave the cell empty when it is missing)", s)
+    if required:
+        chk.flag(empty, col, "a number (this column is required)", s)
+    if nonneg:
+        chk.flag((vals < 0).to_numpy(), col, "a non-negative number", s)
+    return vals
+
+
+def _step(s: pd.Series, chk: _Checker) -> pd.Series:
+    vals = _number(s, chk, "checkpoint_step", required=False, nonneg=True)
+    frac = vals.notna().to_numpy() & (vals.fillna(0) % 1 != 0).to_numpy()
+    chk.flag(frac, "checkpoint_step", "a whole number", s)
+    return vals.round().astype("Int64")
+
+
+def _date(s: pd.Series, chk: _Checker) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.tz_localize(None) if s.dt.tz is not None else s
+    empty = _empty_mask(s)
+    text = s.where(~empty).astype(object).map(lambda v: v if v is None else str(v).strip())
+    vals = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    chk.flag(~empty & vals.isna().to_numpy(), "release_date", "a date like 2024-05-31", s)
+    return vals
+
+
+def _column(df: pd.DataFrame, col: str, fill: Any) -> pd.Series:
+    if col in df.columns:
+        return df[col].reset_index(drop=True)
+    return pd.Series([fill] * len(df), dtype=object if fill is None else float)
+
+
+def validate_observations(
+    df: pd.DataFrame, origin: str, *, known_metrics: Iterable[str] | None = KNOWN_METRICS
+) -> pd.DataFrame:
+    """Check and type an observations frame; return it in the exchange format's column order.
+
+    Line numbers come from the index when it is named ``line`` (as the readers set it), otherwise
+    row ``i`` counts as line ``i + 2`` (a header being line 1). Converters that combine several
+    files may add a ``_file`` column naming each row's file for messages; it is dropped. Unknown
+    columns are kept after the known ones (the loader stores them as each measurement's
+    ``extra``). ``known_metrics=None`` accepts any metric name.
+    """
+    lines = (
+        df.index.to_numpy(dtype=np.int64)
+        if df.index.name == "line"
+        else np.arange(2, len(df) + 2, dtype=np.int64)
+    )
+    df = df.reset_index(drop=True)
+    df.columns = [str(c).strip() for c in df.columns]
+    files = df.pop("_file").to_numpy() if "_file" in df.columns else None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ImportValidationError(
+            origin,
+            1,
+            missing[0],
+            f"columns {', '.join(REQUIRED_COLUMNS)} (missing: {', '.join(missing)})",
+            ", ".join(df.columns) or "no columns",
+        )
+    if len(df) == 0:
+        raise ImportValidationError(origin, None, None, "at least one row", "none")
+    chk = _Checker(origin, lines, files)
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for col in ("model", "family"):
+        out[col] = _text(_column(df, col, None), chk, col, required=col == "model")
+    for col in _SIZE_COLUMNS:
+        out[col] = _number(_column(df, col, np.nan), chk, col, required=False, nonneg=True)
+    out["release_date"] = _date(_column(df, "release_date", None), chk)
+    out["checkpoint_step"] = _step(_column(df, "checkpoint_step", np.nan), chk)
+    for col in ("benchmark", "metric"):
+        out[col] = _text(_column(df, col, None), chk, col, required=True)
+    out["value"] = _number(_column(df, "value", None), chk, "value", required=True, nonneg=False)
+    out["stderr"] = _number(
+        _column(df, "stderr", np.nan), chk, "stderr", required=False, nonneg=True
+    )
+    for col in ("item", "source"):
+        out[col] = _text(_column(df, col, None), chk, col, required=False)
+    chk.raise_if_any()
+    if known_metrics is not None:
+        known = frozenset(known_metrics)
+        unknown = ~out["metric"].isin(known).to_numpy()
+        chk.flag(unknown, "metric", "one of " + ", ".join(sorted(known)), out["metric"])
+        chk.raise_if_any()
+    out["release_date"] = pd.to_datetime(out["release_date"])
+    _check_model_consistency(out, chk)
+    keep = _duplicates_to_drop(out, chk)
+    for col in df.columns:
+        if col not in out.columns:
+            out[col] = df[col].to_numpy()
+    out.index = pd.Index(lines, name="line")
+    out = out[~keep] if keep.any() else out
+    out.attrs["origin"] = origin
+    return out
+
+
+def _group_codes(df: pd.DataFrame, group: list[str]) -> np.ndarray:
+    keys = [df[g].astype(object).where(df[g].notna(), "\0") for g in group]
+    return (
+        pd.MultiIndex.from_arrays(keys).factorize()[0] if len(group) > 1 else keys[0].factorize()[0]
+    )
+
+
+def _check_model_consistency(df: pd.DataFrame, chk: _Checker) -> None:
+    """One family/size/date per model; one n_tokens/flops per model checkpoint."""
+    model_codes = _group_codes(df, ["model"])
+    ckpt_codes = _group_codes(df, ["model", "checkpoint_step"])
+    for col in _PER_MODEL + _PER_CHECKPOINT:
+        codes = model_codes if col in _PER_MODEL else ckpt_codes
+        values = df[col]
+        present = values.notna().to_numpy()
+        if not present.any():
+            continue
+        sub_codes, sub_vals = codes[present], values[present]
+        first = sub_vals.groupby(sub_codes, sort=False).transform("first")
+        if pd.api.types.is_float_dtype(sub_vals):
+            a, b = sub_vals.to_numpy(float), first.to_numpy(float)
+            differs = ~np.isclose(a, b, rtol=1e-9, atol=0)
+        else:
+            differs = (sub_vals != first).to_numpy()
+        if not differs.any():
+            continue
+        positions = np.flatnonzero(present)
+        pos = int(positions[np.flatnonzero(differs)[0]])
+        first_pos = int(positions[np.flatnonzero(sub_codes == codes[pos])[0]])
+        scope = f"model {df['model'].iat[pos]!r}"
+        if col in _PER_CHECKPOINT:
+            step = df["checkpoint_step"].iat[pos]
+            scope += f" at checkpoint_step {'empty' if pd.isna(step) else step}"
+        raise chk.error(
+            pos,
+            col,
+            f"the same {col} as line {chk.lines[first_pos]} for {scope} ({values.iat[first_pos]})",
+            values.iat[pos],
+        )
+
+
+def key_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The measurement identity of each row: (model, benchmark, metric, step or -1, source, item)."""
+    return pd.DataFrame(
+        {
+            "model": df["model"].to_numpy(),
+            "benchmark": df["benchmark"].to_numpy(),
+            "metric": df["metric"].to_numpy(),
+            "checkpoint_step": df["checkpoint_step"].fillna(-1).astype("int64").to_numpy(),
+            "source": df["source"].fillna("").to_numpy(),
+            "item": df["item"].fillna("").to_numpy(),
+        }
+    )
+
+
+def _duplicates_to_drop(df: pd.DataFrame, chk: _Checker) -> np.ndarray:
+    """Identical repeated rows collapse to one; the same key with another value is an error."""
+    keys = key_frame(df)
+    later = keys.duplicated(keep="first").to_numpy()
+    if not later.any():
+        return later
+    codes = _group_codes(keys, list(keys.columns))
+    values = df["value"].to_numpy(float)
+    first_pos = pd.Series(np.arange(len(df))).groupby(codes).transform("first").to_numpy()
+    differs = later & ~np.isclose(values, values[first_pos], rtol=1e-12, atol=0)
+    if differs.any():
+        pos = int(np.flatnonzero(differs)[0])
+        fp = int(first_pos[pos])
+        key = keys.iloc[pos]
+        step = "empty" if key["checkpoint_step"] < 0 else key["checkpoint_step"]
+        raise chk.error(
+            pos,
+            "value",
+            f"the same value as line {chk.lines[fp]} for model {key['model']!r}, benchmark "
+            f"{key['benchmark']!r}, metric {key['metric']!r}, checkpoint_step {step}, "
+            f"source {key['source']!r} ({values[fp]})",
+            values[pos],
+        )
+    return later

@@ -1,0 +1,50 @@
+"""Read-side helpers: the observations table out of the database, in the exchange format."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from db.observations import OBSERVATION_COLUMNS
+
+_COLUMNS = (*OBSERVATION_COLUMNS, "stderr", "source")
+
+
+def fetch_observations(
+    session: Session,
+    *,
+    benchmark: str | list[str] | None = None,
+    family: str | list[str] | None = None,
+    metric: str | list[str] | None = None,
+    final_only: bool = False,
+) -> pd.DataFrame:
+    """Rows of the ``observations`` view, filtered, typed as ``read_observations`` types them.
+
+    ``final_only`` keeps each (model, benchmark, metric, source)'s row at its largest
+    checkpoint_step (rows without a step count as final), what a predicted model is scored at.
+    """
+    where, params = [], {}
+    for col, val in (("benchmark", benchmark), ("family", family), ("metric", metric)):
+        if val is None:
+            continue
+        where.append(f"{col} IN :{col}")
+        params[col] = [val] if isinstance(val, str) else list(val)
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM observations"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY family, model, benchmark, metric, checkpoint_step"
+    stmt = text(sql).bindparams(*(bindparam(k, expanding=True) for k in params))
+    rows = session.execute(stmt, params).all()
+    df = pd.DataFrame(rows, columns=list(_COLUMNS))
+    for col in ("n_params", "n_params_nonembed", "n_tokens", "flops", "value", "stderr"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    df["checkpoint_step"] = pd.to_numeric(df["checkpoint_step"]).astype("Int64")
+    df["release_date"] = pd.to_datetime(df["release_date"])
+    if final_only and len(df):
+        step = df["checkpoint_step"].fillna(-1).astype("int64")
+        last = step.groupby([df["model"], df["benchmark"], df["metric"], df["source"]]).transform(
+            "max"
+        )
+        df = df[(step == last) | df["checkpoint_step"].isna()].reset_index(drop=True)
+    return df
