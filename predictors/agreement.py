@@ -1,0 +1,453 @@
+"""Benchmark Agreement Testing (METHODS P5; Perlitz et al. 2024), vectorised and reproducible.
+
+Does a benchmark rank models like an established reference? The answer depends on how many models
+are compared and how close they are, so agreement is measured on model subsets of several sizes,
+random and adjacent-ranked, and set against every other benchmark's agreement (a z-score).
+
+Input is a long frame ``[benchmark, model, score]`` (``scenario`` is accepted for ``benchmark``)
+with an optional ``higher_is_better`` column. Differences from the reference package (IBM
+benchbench), each reported in :attr:`AgreementTester.differences_`:
+
+- lower-is-better benchmarks are min-max normalised and flipped (the package's flip never runs);
+- subsets larger than the shared model set shrink to it (the package skips the pair);
+- adjacent windows are seeded like random subsets (the package's are not reproducible);
+- every (pair, size, strategy) has its own seed, so a pair's result does not depend on which other
+  benchmarks are in the table.
+
+Kendall's tau-b and Pearson's r are computed on whole batches of subsets at once (numpy), which
+makes a 58 x 58 catalogue at 4 sizes x 100 repeats take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from predictors.base import BaseEstimator, check_is_fitted, validate_params
+
+ALL = 0  #: subset size meaning "all shared models"
+STRATEGIES = ("random", "adjacent")
+
+
+class AgreementWarning(UserWarning):
+    """Two benchmarks share few models: the agreement is computed but is unreliable."""
+
+
+# ----------------------------------------------------------------------------- preparing scores
+
+
+def prepare_scores(scores: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
+    """Pivot long scores to a models x benchmarks matrix, flipping lower-is-better benchmarks.
+
+    Lower-is-better scores become ``1 - (s - min) / (max - min)`` per benchmark (all equal: 1).
+    Duplicate (benchmark, model) rows keep the best score after flipping, as the package does.
+    Returns ``(matrix, flipped_benchmarks, n_duplicates)``.
+    """
+    df = scores.rename(columns={"scenario": "benchmark"})
+    missing = [c for c in ("benchmark", "model", "score") if c not in df.columns]
+    if missing:
+        raise ValueError(f"scores lack column(s) {missing}; have {list(df.columns)}")
+    df = df.copy()
+    df["score"] = pd.to_numeric(df["score"], errors="coerce")
+    df = df.dropna(subset=["score"])
+    flipped: list[str] = []
+    if "higher_is_better" in df.columns:
+        hib = df["higher_is_better"].astype("boolean").fillna(True).astype(bool)
+        low = df.loc[~hib]
+        if len(low):
+            grp = low.groupby("benchmark")["score"]
+            lo, hi = grp.transform("min"), grp.transform("max")
+            span = (hi - lo).where(hi > lo)
+            df.loc[~hib, "score"] = (1.0 - (low["score"] - lo) / span).fillna(1.0)
+            flipped = sorted(low["benchmark"].astype(str).unique())
+    n_dup = int(df.duplicated(["benchmark", "model"]).sum())
+    matrix = df.pivot_table(index="model", columns="benchmark", values="score", aggfunc="max")
+    matrix.columns = matrix.columns.astype(str)
+    return matrix, flipped, n_dup
+
+
+def win_rates(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Per benchmark: the share of the other listed models each model beats; ties count as losses.
+
+    WR_B(m) = |{m' : s_B(m) > s_B(m')}| / (N_B - 1), with N_B the models that have a score on B.
+    """
+    strictly_below = matrix.rank(method="min") - 1.0
+    return strictly_below / (matrix.count() - 1.0).where(lambda n: n > 0)
+
+
+def aggregate_reference(
+    matrix: pd.DataFrame, reference: Sequence[str], *, min_appearances: int | None = None
+) -> pd.Series:
+    """Mean win rate over ``reference`` for models scored on at least ``min_appearances`` of them.
+
+    Models below the threshold are removed *before* win rates are computed (as the package does),
+    so they neither enter the aggregate nor count as opponents. Default threshold:
+    ``max(1, len(reference) // 3)``.
+    """
+    unknown = [b for b in reference if b not in matrix.columns]
+    if unknown:
+        raise ValueError(
+            f"reference benchmark(s) {unknown} not in the scores; have {sorted(matrix.columns)}"
+        )
+    if len(reference) < 1:
+        raise ValueError("the aggregate needs at least one reference benchmark")
+    need = max(1, len(reference) // 3) if min_appearances is None else min_appearances
+    ref = matrix[list(reference)]
+    ref = ref[ref.count(axis=1) >= need]
+    return win_rates(ref).mean(axis=1).rename("aggregate")
+
+
+# ----------------------------------------------------------------------------- correlation kernels
+
+
+def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b for each row of ``x`` against the same row of ``y`` (shape ``(n, k)``).
+
+    tau_b = (C - D) / sqrt((P - T_x)(P - T_y)), P = k(k-1)/2 pairs, T = pairs tied in one
+    variable; NaN where a row is constant (as scipy.stats.kendalltau).
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    k = x.shape[1]
+    dx = np.sign(x[:, :, None] - x[:, None, :])
+    dy = np.sign(y[:, :, None] - y[:, None, :])
+    s = np.einsum("nij,nij->n", dx, dy) / 2.0
+    pairs = k * (k - 1) / 2.0
+    tx = ((dx == 0).sum(axis=(1, 2)) - k) / 2.0
+    ty = ((dy == 0).sum(axis=(1, 2)) - k) / 2.0
+    denom = np.sqrt((pairs - tx) * (pairs - ty))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, s / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def pearson_r(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson's r row by row (shape ``(n, k)``); NaN where a row is constant."""
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    denom = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (xc * yc).sum(axis=1) / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+CORRELATIONS = {"kendall": kendall_tau_b, "pearson": pearson_r}
+
+
+# ----------------------------------------------------------------------------- subsets
+
+
+def _rng(seed: int, a: str, b: str, size: int, strategy: str) -> np.random.Generator:
+    """A generator private to one (pair, size, strategy): results never depend on the catalogue."""
+    words = [zlib.crc32(s.encode()) for s in (a, b, strategy)]
+    return np.random.default_rng([seed, *words, size])
+
+
+def subset_indices(
+    n_shared: int, size: int, strategy: str, n_exps: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Row indices (``(n_exps, size)``) into the shared models, which are sorted by reference rank.
+
+    ``random``: uniform subsets without replacement; ``adjacent``: windows of ``size`` consecutive
+    reference ranks at a uniformly drawn start. A size of 0 or above ``n_shared`` means all shared
+    models (one row: every repeat would be the same).
+    """
+    if size <= 0 or size >= n_shared:
+        return np.arange(n_shared)[None, :]
+    if strategy == "random":
+        return np.argsort(rng.random((n_exps, n_shared)), axis=1)[:, :size]
+    if strategy == "adjacent":
+        starts = rng.integers(0, n_shared - size + 1, size=n_exps)
+        return starts[:, None] + np.arange(size)[None, :]
+    raise ValueError(f"unknown subset strategy {strategy!r}; known: {STRATEGIES}")
+
+
+def pair_agreement(
+    a: pd.Series,
+    r: pd.Series,
+    *,
+    sizes: Iterable[int] = (ALL,),
+    strategies: Iterable[str] = ("random",),
+    options: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Agreement of benchmark ``a`` with reference ``r`` on their shared models, per size/strategy.
+
+    ``options``: ``method`` (kendall), ``n_exps`` (100), ``seed`` (0), ``alpha`` (0.05: the
+    interval holds the central 95% of subsets), ``min_shared`` (5: refuse below),
+    ``warn_shared`` (10: warn below). Each record: size requested and taken, n_shared, n_exps,
+    mean, sd (ddof=1 over subsets), lower, upper, and notes.
+    """
+    opt = {"method": "kendall", "n_exps": 100, "seed": 0, "alpha": 0.05, "min_shared": 5}
+    opt.update({"warn_shared": 10, **(options or {})})
+    corr = CORRELATIONS[opt["method"]]
+    both = pd.concat([a.rename("a"), r.rename("r")], axis=1).dropna()
+    both = both.sort_values(["r", "a"], ascending=False, kind="mergesort")
+    n = len(both)
+    base = {"benchmark": str(a.name), "reference": str(r.name), "n_shared": n}
+    base["method"] = opt["method"]
+    if n < opt["min_shared"]:
+        note = f"only {n} shared models (< {opt['min_shared']}): refused"
+        return [{**base, "size": s, "strategy": st, "size_taken": None, "mean": np.nan,
+                 "sd": np.nan, "lower": np.nan, "upper": np.nan, "n_exps": 0,
+                 "refused": True, "notes": [note]}
+                for s in sizes for st in strategies]  # fmt: skip
+    av, rv = both["a"].to_numpy(), both["r"].to_numpy()
+    out = []
+    for size in sizes:
+        for strategy in strategies:
+            notes = []
+            if n < opt["warn_shared"]:
+                notes.append(f"only {n} shared models (< {opt['warn_shared']}): unreliable")
+            if size > n:
+                notes.append(f"subset of {size} shrunk to the {n} shared models")
+            rng = _rng(int(opt["seed"]), base["benchmark"], base["reference"], size, strategy)
+            idx = subset_indices(n, size, strategy, int(opt["n_exps"]), rng)
+            vals = corr(av[idx], rv[idx])
+            out.append({**base, "size": size, "strategy": strategy,
+                        "size_taken": int(idx.shape[1]), "refused": False, "notes": notes,
+                        **_describe(vals, opt["alpha"])})  # fmt: skip
+    return out
+
+
+def _describe(vals: np.ndarray, alpha: float) -> dict[str, Any]:
+    ok = vals[np.isfinite(vals)]
+    if ok.size == 0:
+        return {"mean": np.nan, "sd": np.nan, "lower": np.nan, "upper": np.nan, "n_exps": 0}
+    lo, hi = np.quantile(ok, [alpha / 2, 1 - alpha / 2])
+    sd = float(ok.std(ddof=1)) if ok.size > 1 else 0.0
+    return {"mean": float(ok.mean()), "sd": sd, "lower": float(lo), "upper": float(hi),
+            "n_exps": int(vals.size)}  # fmt: skip
+
+
+def z_scores(agreement: pd.Series) -> pd.Series:
+    """z of each benchmark's agreement relative to all benchmarks' (sample s.d., ddof=1)."""
+    ok = agreement.dropna()
+    sd = ok.std(ddof=1)
+    if len(ok) < 2 or not np.isfinite(sd) or sd == 0:
+        return pd.Series(np.nan, index=agreement.index, name="z")
+    return ((agreement - ok.mean()) / sd).rename("z")
+
+
+def all_pairs_agreement(
+    matrix: pd.DataFrame,
+    *,
+    sizes: Sequence[int] = (ALL,),
+    strategies: Sequence[str] = ("random",),
+    options: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Agreement of every unordered pair of columns of ``matrix`` (the catalogue's matrix view).
+
+    Pairs below ``min_shared`` are refused (NaN) without warnings; see :func:`pair_agreement`.
+    """
+    cols = list(matrix.columns)
+    rows: list[dict[str, Any]] = []
+    for i, a in enumerate(cols):
+        for b in cols[i + 1 :]:
+            rows += pair_agreement(
+                matrix[a], matrix[b], sizes=sizes, strategies=strategies, options=options
+            )
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- the tester
+
+
+class AgreementTester(BaseEstimator):
+    """Agreement of every benchmark with an aggregate reference, with z-scores and verdicts.
+
+    Parameters
+    ----------
+    reference_benchmarks : sequence of str
+        Benchmarks whose mean win rate is the aggregate reference.
+    min_appearances : int or None, default=None
+        Reference benchmarks a model needs to enter the aggregate (None: ``max(1, n_ref // 3)``).
+    sizes : sequence of int, default=(5, 10, 20)
+        Subset sizes; "all shared models" is always added.
+    n_exps : int, default=100
+        Repeats per size (random and adjacent subsets).
+    seed : int, default=0
+    method : {"kendall", "pearson"}, default="kendall"
+    alpha : float, default=0.05
+        The interval holds the central ``1 - alpha`` of the subsets' agreements.
+
+    Attributes
+    ----------
+    matrix_ : DataFrame  models x benchmarks after flipping, plus the ``aggregate`` column
+    results_ : DataFrame  one row per (benchmark, strategy, size)
+    table_ : DataFrame  one row per benchmark: tau with all shared models, z, verdict
+    differences_ : list of str  where this differs from the reference package's behaviour
+    """
+
+    _param_ranges: ClassVar[dict[str, Any]] = {
+        "n_exps": (int, 1, None),
+        "seed": (int, None, None),
+        "method": ("kendall", "pearson"),
+        "alpha": (float, 0.0, 1.0),
+        "min_shared": (int, 2, None),
+        "warn_shared": (int, 2, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        reference_benchmarks: Sequence[str] = (),
+        min_appearances: int | None = None,
+        sizes: Sequence[int] = (5, 10, 20),
+        n_exps: int = 100,
+        seed: int = 0,
+        method: str = "kendall",
+        alpha: float = 0.05,
+        min_shared: int = 5,
+        warn_shared: int = 10,
+    ) -> None:
+        self.reference_benchmarks = reference_benchmarks
+        self.min_appearances = min_appearances
+        self.sizes = sizes
+        self.n_exps = n_exps
+        self.seed = seed
+        self.method = method
+        self.alpha = alpha
+        self.min_shared = min_shared
+        self.warn_shared = warn_shared
+
+    def fit(self, scores: pd.DataFrame) -> AgreementTester:
+        validate_params(self)
+        matrix, flipped, n_dup = prepare_scores(scores)
+        ref = list(self.reference_benchmarks)
+        agg = aggregate_reference(matrix, ref, min_appearances=self.min_appearances)
+        if "aggregate" in matrix.columns:
+            raise ValueError("a benchmark is named 'aggregate'; rename it")
+        self.matrix_ = matrix.join(agg, how="left")
+        sizes = sorted({int(s) for s in self.sizes if int(s) > 0}) + [ALL]
+        opts = self._options()
+        rows: list[dict[str, Any]] = []
+        for bench in matrix.columns:
+            rows += pair_agreement(
+                matrix[bench], self.matrix_["aggregate"], sizes=sizes,
+                strategies=STRATEGIES, options=opts,
+            )  # fmt: skip
+        res = pd.DataFrame(rows)
+        res = res[(res["size"] != ALL) | (res["strategy"] == "random")].reset_index(drop=True)
+        res.loc[res["size"] == ALL, "strategy"] = "all"
+        self.results_ = res
+        self.flipped_ = flipped
+        self.n_duplicates_ = n_dup
+        self.reference_ = ref
+        self.n_aggregate_models_ = int(agg.notna().sum())
+        self.table_ = self._table(res)
+        self.differences_ = self._differences(res)
+        few = self.table_[self.table_["n_shared"].between(self.min_shared, self.warn_shared - 1)]
+        if len(few):
+            warnings.warn(
+                f"{len(few)} benchmark(s) share fewer than {self.warn_shared} models with the "
+                f"aggregate: {sorted(few.index)}",
+                AgreementWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _options(self) -> dict[str, Any]:
+        return {"method": self.method, "n_exps": self.n_exps, "seed": self.seed,
+                "alpha": self.alpha, "min_shared": self.min_shared,
+                "warn_shared": self.warn_shared}  # fmt: skip
+
+    def _table(self, res: pd.DataFrame) -> pd.DataFrame:
+        from predictors.agreement_verdict import verdict
+
+        full = res[res["strategy"] == "all"].set_index("benchmark")
+        table = pd.DataFrame({"n_shared": full["n_shared"], "agreement": full["mean"]})
+        table["in_reference"] = table.index.isin(self.reference_)
+        table["z"] = z_scores(table["agreement"])
+        for size in sorted(res.loc[res["size"] > 0, "size"].unique()):
+            for strategy in STRATEGIES:
+                sub = res[(res["size"] == size) & (res["strategy"] == strategy)]
+                sub = sub.set_index("benchmark")
+                table[f"{strategy}_{size}_mean"] = sub["mean"]
+                table[f"{strategy}_{size}_sd"] = sub["sd"]
+            table[f"z_{size}"] = z_scores(table[f"random_{size}_mean"])
+        table["verdict"] = [verdict(name, row, self) for name, row in table.iterrows()]
+        return table.sort_values("agreement", ascending=False, na_position="last")
+
+    def _differences(self, res: pd.DataFrame) -> list[str]:
+        out = []
+        for b in self.flipped_:
+            row = self.table_.loc[b] if b in self.table_.index else None
+            if row is not None and np.isfinite(row["agreement"]):
+                out.append(
+                    f"{b} is lower-is-better: flipped, agreement {row['agreement']:+.3f}; the "
+                    f"reference package never flips it and would report "
+                    f"{-row['agreement']:+.3f} (Kendall) with the same models"
+                )
+        shrunk = res[res["notes"].map(lambda n: any("shrunk" in x for x in n))]
+        if len(shrunk):
+            out.append(
+                f"{len(shrunk)} (benchmark, size) cells asked for more models than shared; "
+                "shrunk to the shared set (the reference package skips them): "
+                + ", ".join(sorted({f"{b}@{s}" for b, s in zip(shrunk.benchmark, shrunk["size"])}))
+            )
+        out.append(
+            f"adjacent windows are seeded (seed={self.seed}, per pair and size); the reference "
+            "package draws them unseeded"
+        )
+        if self.n_duplicates_:
+            out.append(f"{self.n_duplicates_} duplicate (benchmark, model) rows: kept the best")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        check_is_fitted(self)
+        table = self.table_.reset_index().rename(columns={"index": "benchmark"})
+        return {
+            "method": self.method,
+            "reference_benchmarks": self.reference_,
+            "min_appearances": self.min_appearances
+            if self.min_appearances is not None
+            else max(1, len(self.reference_) // 3),
+            "n_aggregate_models": self.n_aggregate_models_,
+            "sizes": sorted({int(s) for s in self.sizes if int(s) > 0}),
+            "n_exps": self.n_exps,
+            "seed": self.seed,
+            "alpha": self.alpha,
+            "lower_is_better_flipped": self.flipped_,
+            "benchmarks": table.to_dict(orient="records"),
+            "spread_by_size": self.spread_by_size().to_dict(orient="records"),
+            "results": self.results_.to_dict(orient="records"),
+            "differences_from_reference_package": self.differences_,
+        }
+
+    def spread_by_size(self) -> pd.DataFrame:
+        """Across benchmarks: mean agreement and mean s.d. over subsets, per strategy and size.
+
+        Only cells whose subsets were not shrunk count (a shrunk cell is one subset, s.d. 0), so
+        this matches the reference package, which skips them.
+        """
+        check_is_fitted(self)
+        res = self.results_
+        res = res[~res["refused"] & (res["size"] > 0) & (res["size_taken"] == res["size"])]
+        grp = res.groupby(["strategy", "size"])
+        return grp.agg(
+            n_benchmarks=("mean", "count"), mean=("mean", "mean"), sd=("sd", "mean")
+        ).reset_index()
+
+    def summary(self) -> str:
+        check_is_fitted(self)
+        lines = [
+            f"Benchmark agreement ({self.method}) with the aggregate of {self.reference_} "
+            f"({self.n_aggregate_models_} models)",
+            f"{'benchmark':40s} {'n':>4s} {'agree':>7s} {'z':>6s}  verdict",
+        ]
+        for name, row in self.table_.iterrows():
+            lines.append(
+                f"{str(name)[:40]:40s} {int(row['n_shared']):4d} {row['agreement']:7.3f} "
+                f"{row['z']:6.2f}  {row['verdict']}"
+            )
+        lines.append("spread over subsets (mean over benchmarks):")
+        for _, r in self.spread_by_size().iterrows():
+            lines.append(f"  {r['strategy']:8s} {int(r['size']):3d}: mean {r['mean']:.3f} "
+                         f"sd {r['sd']:.3f} ({int(r['n_benchmarks'])} benchmarks)")  # fmt: skip
+        lines += [f"  [{i}] {d}" for i, d in enumerate(self.differences_, 1)]
+        return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""``capcast agreement``: benchmark agreement testing (METHODS P5) from files or the database."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from predictors.agreement import AgreementTester, AgreementWarning
+from predictors.names import match_report, normalise_names
+from service.cli.common import emit_json, err_console, fail
+
+#: The reference package's default "holistic" aggregate (examples/scenarios_for_aggregate.txt), as
+#: display name -> scenario id in the data. "LiveBench 240829" names no scenario (its file's column
+#: is livebench_240725) and "WildBench Elo LC" exists only in the old tables.
+HOLISTIC_REFERENCE: dict[str, str | None] = {
+    "Helm Lite": "helm_lite",
+    "HF OpenLLM v2": "hf_open_llm_v2",
+    "OpenCompass Academic": "opencompass_academic",
+    "LMSys Arena": "arena_elo",
+    "Helm Classic": "helm_classic",
+    "AlphacaEval v2lc": "alphacaeval_v2lc",
+    "LiveBench 240829": None,
+    "WildBench Elo LC": "wb_elo_lc",
+}
+
+#: Sources the benchbench data lists as lower-is-better (lower_is_better_benchmarks.txt).
+LOWER_IS_BETTER_SOURCES = ("helm_airbench_240916", "llm_trustworthy_241001")
+
+
+def read_benchbench_dir(root: Path) -> pd.DataFrame:
+    """The current benchbench catalogue (``benchmarks/*.csv``, wide) as long scores.
+
+    Uses the importer's converter when it exists (``db.importers.benchbench``), else reads the
+    files here. Columns: benchmark, model, score, source, higher_is_better.
+    """
+    folder = root / "benchmarks" if (root / "benchmarks").is_dir() else root
+    try:
+        from db.importers.benchbench import benchbench_scores  # type: ignore[import-not-found]
+    except ImportError:
+        benchbench_scores = None
+    if benchbench_scores is not None:
+        df = benchbench_scores(folder)
+        df = df.rename(columns={"scenario": "benchmark", "source_file": "source"})
+        df["source"] = df["source"].map(lambda s: Path(str(s)).stem)
+        return df[["benchmark", "model", "score", "source", "higher_is_better"]]
+    frames = []
+    for path in sorted(folder.glob("*.csv")):
+        wide = pd.read_csv(path, na_values=["-", ""])
+        wide = wide.rename(columns={wide.columns[0]: "model"})
+        if "scenario" in wide.columns:
+            long = wide[["model", "scenario", "score"]].rename(columns={"scenario": "benchmark"})
+        else:
+            long = wide.melt(id_vars="model", var_name="benchmark", value_name="score")
+        long["source"] = path.stem
+        long["higher_is_better"] = not path.stem.startswith(LOWER_IS_BETTER_SOURCES)
+        frames.append(long.dropna(subset=["score"]))
+    if not frames:
+        fail(f"{folder}: no CSV files")
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_scores_file(path: Path) -> pd.DataFrame:
+    """A long file [benchmark|scenario, model, score(, higher_is_better)] or a wide one."""
+    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, na_values=["-"])
+    df = df.rename(columns={"scenario": "benchmark"})
+    if not {"benchmark", "score"} <= set(df.columns):
+        df = df.rename(columns={df.columns[0]: "model"})
+        df = df.melt(id_vars="model", var_name="benchmark", value_name="score")
+    if "model" not in df.columns:
+        fail(f"{path}: needs a 'model' column; have {list(df.columns)}")
+    df["source"] = df.get("source", path.stem)
+    return df
+
+
+def read_scores_db() -> pd.DataFrame:
+    """Every final-checkpoint score in the database (the ``model_scores`` view)."""
+    from sqlalchemy import text
+
+    from db.config import get_settings
+    from db.session import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    with engine.connect() as conn:
+        df = pd.read_sql(text("SELECT * FROM model_scores"), conn)
+    engine.dispose()
+    df = df.rename(columns={"value": "score"})
+    if "source" not in df.columns:
+        df["source"] = "database"
+    return df
+
+
+def resolve_reference(spec: str, extra: str | None, benchmarks: list[str]) -> tuple[list, list]:
+    """Reference benchmark names present in the data, and the requested ones that are not."""
+    lower = {b.lower(): b for b in benchmarks}
+    if extra:
+        wanted = [s.strip() for s in extra.split(",") if s.strip()]
+    elif spec == "aggregate":
+        wanted = [v or k for k, v in HOLISTIC_REFERENCE.items()]
+    else:
+        wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    found = [lower[w.lower()] for w in wanted if w.lower() in lower]
+    missing = [w for w in wanted if w.lower() not in lower]
+    return found, missing
+
+
+def agreement(
+    data: Annotated[Path | None, typer.Option(help="benchbench dir, or a scores file")] = None,
+    reference: Annotated[str, typer.Option(help="'aggregate' (holistic) or names")] = "aggregate",
+    reference_benchmarks: Annotated[str | None, typer.Option(help="comma-separated")] = None,
+    sizes: Annotated[str, typer.Option(help="subset sizes, comma-separated")] = "5,10,20",
+    n_exps: Annotated[int, typer.Option(help="repeats per size")] = 100,
+    seed: Annotated[int, typer.Option()] = 0,
+    method: Annotated[str, typer.Option(help="kendall or pearson")] = "kendall",
+    min_appearances: Annotated[int | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
+) -> None:
+    """Agreement of every benchmark with an aggregate reference: tau, z-scores and verdicts."""
+    if data is None:
+        scores = read_scores_db()
+    elif data.is_dir():
+        scores = read_benchbench_dir(data)
+    elif data.is_file():
+        scores = read_scores_file(data)
+    else:
+        fail(f"--data {data}: no such file or directory")
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        fail(f"--sizes {sizes!r}: expected comma-separated integers")
+    scores, kept_apart = normalise_names(scores)
+    names = match_report(scores, kept_apart=kept_apart)
+    ref, missing = resolve_reference(reference, reference_benchmarks, sorted(scores.benchmark.unique()))
+    if not ref:
+        fail(f"none of the reference benchmarks {missing} are in the data")
+    tester = AgreementTester(
+        reference_benchmarks=ref, sizes=size_list, n_exps=n_exps, seed=seed, method=method,
+        min_appearances=min_appearances,
+    )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AgreementWarning)
+        try:
+            tester.fit(scores)
+        except ValueError as exc:
+            fail(str(exc))
+    result: dict[str, Any] = tester.to_dict()
+    result["reference_requested_but_missing"] = missing
+    result["warnings"] = [str(w.message) for w in caught]
+    result["names"] = names.to_dict()
+    if kept_apart:
+        result["differences_from_reference_package"].append(
+            f"{len(kept_apart)} groups of distinct names in one source would collide once the "
+            "organisation is dropped (the reference package merges them and keeps the max); "
+            "they keep their organisation here"
+        )
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(tester.summary())
+    if missing:
+        err_console.print(f"reference benchmarks not in the data (skipped): {missing}")
