@@ -120,6 +120,7 @@ def run_cron(engine: Engine, schedule_id: int, *, now: dt.datetime) -> TickRepor
                     or_(Schedule.last_tick_at.is_(None), Schedule.last_tick_at < newest),
                 )
                 .values(last_tick_at=newest)
+                .execution_options(synchronize_session=False)
             )
     return TickReport(ids, skipped)
 
