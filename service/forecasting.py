@@ -113,11 +113,7 @@ class ForecastService:
     def observations(self, session: Session, query: ForecastQuery) -> pd.DataFrame:
         from db.queries import fetch_observations
 
-        frames = [
-            fetch_observations(session, benchmark=b, family=query.family)
-            for b in needed_benchmarks(query)
-        ]
-        obs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        obs = fetch_observations(session, benchmark=needed_benchmarks(query), family=query.family)
         try:
             obs = query_expr.apply(obs, query.fit)
         except query_expr.QueryError as exc:

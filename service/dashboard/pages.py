@@ -1,0 +1,104 @@
+"""Dashboard routes. They need the read scope like the API (unless reads are public); a browser
+passes the key once as ``?key=...`` and keeps it in an HTTP-only cookie for later pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from service.auth import COOKIE_NAME, ReadKey
+from service.dashboard.scaling import default_methods, default_target, final_rows, scaling_view
+from service.deps import SessionDep
+from service.errors import ApiError
+from service.schemas import NO_NUL, ForecastQuery, Target
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+Text = Annotated[str | None, Query(max_length=300, pattern=NO_NUL)]
+Number = Annotated[str | None, Query(max_length=40, pattern=NO_NUL)]
+
+
+def _page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    key = request.query_params.get("key")
+    if key:
+        response.set_cookie(COOKIE_NAME, key, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def index(request: Request, session: SessionDep, _: ReadKey) -> HTMLResponse:
+    rows = session.execute(
+        text(
+            "SELECT family, benchmark, metric, COUNT(DISTINCT model) AS n_models, COUNT(*) AS n_rows"
+            " FROM observations GROUP BY family, benchmark, metric ORDER BY family, benchmark, metric"
+        )
+    ).mappings()
+    families: dict[str, list] = {}
+    for r in rows:
+        families.setdefault(r["family"], []).append(r)
+    return _page(request, "index.html", {"families": families})
+
+
+def _float(value: str | None, name: str) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ApiError(
+            422, f"{name} must be a number, got {value!r}", where=f"query.{name}"
+        ) from None
+
+
+@router.get("/scaling", response_class=HTMLResponse)
+def scaling(
+    request: Request,
+    session: SessionDep,
+    _: ReadKey,
+    benchmark: Annotated[str, Query(min_length=1, max_length=300, pattern=NO_NUL)],
+    family: Text = None,
+    metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "acc",
+    methods: Text = None,
+    fit: Annotated[str | None, Query(max_length=2000, pattern=NO_NUL)] = None,
+    n_params: Number = None,
+    n_tokens: Number = None,
+    flops: Number = None,
+) -> HTMLResponse:
+    service = request.app.state.forecasts
+    chosen = [m.strip() for m in (methods or "").split(",") if m.strip()] or default_methods()
+    context: dict = {"methods": chosen, "error": None, "target": Target(flops=1.0)}
+    try:
+        size = {"n_params": _float(n_params, "n_params"), "n_tokens": _float(n_tokens, "n_tokens"),
+                "flops": _float(flops, "flops")}  # fmt: skip
+        probe = ForecastQuery(method=chosen[0] if chosen else "exponential", benchmark=benchmark,
+                              metric=metric, family=family or None, target=Target(flops=1.0))  # fmt: skip
+        if any(v is not None for v in size.values()):
+            target = Target(model="target", **size)
+        else:
+            target = default_target(
+                final_rows(service.observations(session, probe), benchmark, metric)
+            )
+        base = probe.model_copy(update={"target": target, "fit": fit or None})
+        context.update(
+            query=base,
+            target=target,
+            view=scaling_view(service, session, base=base, methods=chosen),
+        )
+    except ApiError as exc:
+        context.update(query=_plain(benchmark, metric, family), error=str(exc.detail))
+        return _page(request, "scaling.html", context, status=exc.status_code)
+    except ValidationError as exc:
+        context.update(query=_plain(benchmark, metric, family), error=str(exc))
+        return _page(request, "scaling.html", context, status=422)
+    return _page(request, "scaling.html", context)
+
+
+def _plain(benchmark: str, metric: str, family: str | None) -> dict:
+    return {"benchmark": benchmark, "metric": metric, "family": family, "fit": None, "alpha": 0.1}

@@ -1,0 +1,186 @@
+"""The scaling-curve view: measured points, each predictor's curve and band, and a trust verdict.
+
+Curves come from the same cached fits the REST forecasts use, evaluated on a grid of model sizes
+at the target's token multiplier (or a grid of compute when only FLOPs are given). The verdict
+reads the method's own backtest (held-out largest models): its error, its interval coverage, and
+how far the target lies beyond the data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from service.dashboard.plots import Curve, ScalingPlot, scaling_svg
+from service.errors import ApiError
+from service.forecasting import ForecastService
+from service.schemas import ForecastPublic, ForecastQuery, Target
+
+CURVE_METHODS = ("gadre", "ladder", "exponential", "sigmoid", "single_step")
+GRID = 48
+
+
+@dataclass
+class MethodView:
+    method: str
+    forecast: ForecastPublic | None = None
+    error: str | None = None
+    verdict: str = "untested"
+    level: str = "bad"
+    reasons: list[str] = field(default_factory=list)
+    extrapolation: float | None = None
+
+
+def default_methods() -> list[str]:
+    from predictors.registry import METHODS
+
+    return [m for m in CURVE_METHODS if m in METHODS]
+
+
+def final_rows(obs: pd.DataFrame, benchmark: str, metric: str) -> pd.DataFrame:
+    rows = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)].copy()
+    if rows.empty:
+        return rows
+    step = rows["checkpoint_step"].astype("Float64").fillna(-1)
+    last = step.groupby(rows["model"]).transform("max")
+    return rows[step == last]
+
+
+def default_target(rows: pd.DataFrame) -> Target:
+    """Twice the largest measured model, at the family's median token multiplier."""
+    sized = rows.dropna(subset=["n_params", "n_tokens"])
+    if sized.empty:
+        return Target(model="2x largest", flops=float(rows["flops"].max()) * 4)
+    top = sized.loc[sized["n_params"].idxmax()]
+    multiplier = float((sized["n_tokens"] / sized["n_params"]).median())
+    n = float(top["n_params"]) * 2
+    return Target(model="2x largest", n_params=n, n_tokens=n * multiplier)
+
+
+def grid_targets(rows: pd.DataFrame, target: Target) -> tuple[pd.DataFrame, np.ndarray]:
+    """Targets along the curve and their x (compute)."""
+    if target.n_params is not None and target.n_tokens is not None:
+        multiplier = target.n_tokens / target.n_params
+        low = float(np.nanmin(rows["n_params"])) if rows["n_params"].notna().any() else 1e7
+        n = np.geomspace(min(low, target.n_params) / 1.5, target.n_params * 1.5, GRID)
+        frame = pd.DataFrame({"n_params": n, "n_tokens": n * multiplier})
+        frame["flops"] = 6.0 * frame["n_params"] * frame["n_tokens"]
+    else:
+        top = float(target.flops or np.nanmax(rows["flops"]))
+        low = float(np.nanmin(rows["flops"]))
+        frame = pd.DataFrame({"flops": np.geomspace(min(low, top) / 1.5, top * 1.5, GRID)})
+        frame["n_params"] = np.nan
+        frame["n_tokens"] = np.nan
+    frame["n_params_nonembed"] = np.nan
+    frame["model"] = [f"grid-{i}" for i in range(len(frame))]
+    cols = ["model", "n_params", "n_params_nonembed", "n_tokens", "flops"]
+    return frame[cols], frame["flops"].to_numpy()
+
+
+def judge(view: MethodView, fit_rows: pd.DataFrame, target_flops: float | None) -> None:
+    """A traffic light from the backtest's error and coverage and the extrapolation distance."""
+    fc = view.forecast
+    if fc is None:
+        view.verdict, view.level = "no forecast", "bad"
+        view.reasons.append(view.error or "the method could not fit this data")
+        return
+    bt = fc.backtest or {}
+    top = float(np.nanmax(fit_rows["flops"])) if fit_rows["flops"].notna().any() else math.nan
+    if target_flops and math.isfinite(top) and top > 0:
+        view.extrapolation = target_flops / top
+    rel, cov = bt.get("mean_rel_error"), bt.get("coverage")
+    if bt.get("error") or rel is None:
+        view.verdict, view.level = "untested", "bad"
+        view.reasons.append(f"no backtest: {bt.get('error', 'not available')}")
+    elif rel <= 0.05 and (cov is None or cov >= 0.5):
+        view.verdict, view.level = "trustworthy", "good"
+    elif rel <= 0.15:
+        view.verdict, view.level = "use with caution", "warn"
+    else:
+        view.verdict, view.level = "do not trust", "bad"
+    if rel is not None:
+        view.reasons.append(
+            f"held-out largest models: mean relative error {100 * rel:.1f}%"
+            + (f", interval coverage {100 * cov:.0f}%" if cov is not None else "")
+        )
+    if cov is not None and cov < 0.5:
+        view.reasons.append("the interval missed most held-out models: it is too narrow")
+    if view.extrapolation and view.extrapolation > 10:
+        view.reasons.append(f"target is {view.extrapolation:.0f}x the largest fitted compute")
+        if view.level == "good":
+            view.verdict, view.level = "use with caution", "warn"
+    if fc.point is None:
+        view.verdict, view.level = "no forecast", "bad"
+    view.reasons += list((fc.diagnostics or {}).get("notes", []))
+
+
+def scaling_view(
+    service: ForecastService,
+    session: Session,
+    *,
+    base: ForecastQuery,
+    methods: list[str],
+) -> dict[str, Any]:
+    """Everything the scaling page shows, as a dict for the template."""
+    everything = service.observations(session, base.model_copy(update={"fit": None}))
+    rows = final_rows(everything, base.benchmark, base.metric)
+    fitted_models: set[str] = set()
+    views, curves = [], []
+    grid, grid_x = grid_targets(rows, base.target)
+    target_flops = grid_target_flops(base.target)
+    for method in methods:
+        query = base.model_copy(update={"method": method})
+        view = MethodView(method)
+        try:
+            view.forecast = service.forecast(session, query)
+            entry, _ = service.fitted(session, query)
+            fitted_models |= set(entry.observations["model"])
+            preds = entry.estimator.predict(grid)
+            curves.append(_curve(method, grid_x, preds, view.forecast, target_flops))
+        except ApiError as exc:
+            view.error = str(exc.detail)
+        except Exception as exc:  # a predictor that fails on the grid still has its forecast
+            view.error = f"curve not drawn: {exc}"
+        fit_rows = rows[rows["model"].isin(fitted_models)] if fitted_models else rows
+        judge(view, fit_rows, target_flops)
+        views.append(view)
+    points = pd.DataFrame(
+        {"x": rows["flops"], "y": rows["value"], "held_out": ~rows["model"].isin(fitted_models)}
+    ).dropna(subset=["x", "y"])
+    if not fitted_models:
+        points["held_out"] = False
+    title = f"{base.family or 'all families'}: {base.benchmark} / {base.metric}"
+    plot = ScalingPlot(title, "training compute 6ND (FLOPs)", base.metric, points, curves)
+    return {
+        "svg": scaling_svg(plot),
+        "views": views,
+        "n_points": len(points),
+        "curves": [c.method for c in curves],
+        "target": base.target,
+        "target_flops": target_flops,
+    }
+
+
+def grid_target_flops(target: Target) -> float | None:
+    if target.flops is not None:
+        return target.flops
+    if target.n_params is not None and target.n_tokens is not None:
+        return 6.0 * target.n_params * target.n_tokens
+    return None
+
+
+def _curve(
+    method: str, x: np.ndarray, preds: list[Any], fc: ForecastPublic, target_x: float | None
+) -> Curve:
+    def arr(name: str) -> np.ndarray:
+        return np.array([float(getattr(p, name)) for p in preds], dtype=float)
+
+    target = None
+    if fc.point is not None and fc.lower is not None and fc.upper is not None:
+        target = (fc.point, fc.lower, fc.upper)
+    return Curve(method, x, arr("point"), arr("lower"), arr("upper"), target_x, target)
