@@ -136,7 +136,7 @@ class ModelPublic(Schema):
 
 # --- benchmarks and items ---------------------------------------------------------------------
 
-BenchmarkKind = Literal["multiple_choice", "generative", "code", "loss", "other"]
+BenchmarkKind = Literal["multiple_choice", "generative", "code", "loss", "aggregate", "other"]
 
 
 class BenchmarkCreate(Schema):

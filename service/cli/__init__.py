@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import db_cmd, schedule_cmd, worker_cmd
+from service.cli import db_cmd, demo_cmd, keys_cmd, schedule_cmd, serve_cmd, worker_cmd
 
 app = typer.Typer(
     name="capcast",
@@ -16,6 +16,9 @@ app.add_typer(db_cmd.app, name="db")
 # Command registrations (one line per command module) go below.
 app.command("worker")(worker_cmd.worker)
 app.add_typer(schedule_cmd.app, name="schedule")
+app.command("serve")(serve_cmd.serve)
+app.add_typer(keys_cmd.app, name="keys")
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:

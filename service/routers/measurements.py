@@ -94,18 +94,17 @@ def post_measurements(
             where += f".{exc.column}"
         message = f"{where}: expected {exc.expected}"
         if exc.got is not None:
-            message += f", got {exc.got!r}"
+            got = exc.got.item() if hasattr(exc.got, "item") else exc.got
+            message += f", got {got!r}"
         if exc.detail:
             message += f" ({exc.detail})"
         raise ApiError(422, message + "; nothing was written", where=where) from None
     request.app.state.metrics.measurements.inc(len(frame))
     data = _report_dict(report)
-    inserted = int(data.get("measurements_inserted", data.get("inserted", 0)) or 0)
+    inserted = int(data.get("measurements_inserted", 0) or 0)
+    unchanged = int(data.get("measurements_unchanged", len(frame) - inserted) or 0)
     return MeasurementLoadOut(
-        received=len(frame),
-        inserted=inserted,
-        unchanged=len(frame) - inserted,
-        report=data,
+        received=len(frame), inserted=inserted, unchanged=unchanged, report=data
     )
 
 
