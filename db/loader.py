@@ -98,13 +98,18 @@ def load_observations(
     benchmark_attrs: dict[str, dict[str, Any]] | None = None,
     create_benchmarks: bool = True,
     copy_threshold: int = COPY_THRESHOLD,
+    model_conflicts: str = "error",
 ) -> LoadReport:
     """Load observations (validated, or validated here) and report what changed.
 
     ``source`` fills rows whose ``source`` is empty; ``benchmark_attrs`` gives attributes
     (kind, higher_is_better, chance, n_items, extra) of benchmarks created here;
-    ``create_benchmarks=False`` makes an unknown benchmark name an error.
+    ``create_benchmarks=False`` makes an unknown benchmark name an error;
+    ``model_conflicts="keep"`` keeps stored model attributes that differ from the input (noted in
+    the report) instead of failing, for tables with rounded sizes (leaderboards).
     """
+    if model_conflicts not in ("error", "keep"):
+        raise ValueError(f"model_conflicts must be 'error' or 'keep', got {model_conflicts!r}")
     if "origin" not in df.attrs:
         df = validate_observations(df, "<observations>", known_metrics=None)
     origin = str(df.attrs.get("origin", "<observations>"))
@@ -122,7 +127,8 @@ def load_observations(
             row=pos + 1,
         )
     family_ids = _families(session, df, report)
-    model_ids = _models(session, df, family_ids, report, origin, lines)
+    keep = model_conflicts == "keep"
+    model_ids = _models(session, df, family_ids, report, origin, lines, keep)
     bench_ids = _benchmarks(
         session, df, report, origin, lines, benchmark_attrs or {}, create_benchmarks
     )
@@ -161,8 +167,10 @@ def _models(
     report: LoadReport,
     origin: str,
     lines: np.ndarray,
+    keep_stored: bool = False,
 ) -> dict[str, int]:
     table = _model_table(df)
+    kept = 0
     cols = (Model.name, Model.id, Model.family_id, *(getattr(Model, a) for a in _MODEL_ATTRS))
     stored = {r[0]: r for r in _select_in(session, cols, Model.name, table.index.tolist())}
     inserts, updates = [], []
@@ -181,6 +189,8 @@ def _models(
                 continue
             if old is None:
                 changes[attr] = new
+            elif keep_stored:
+                kept += 1
             elif not (row["has_steps"] and attr in ("n_tokens", "flops")):
                 pos = int(row["first_pos"])
                 shown = "family " + repr(fam) if attr == "family_id" else new
@@ -200,6 +210,8 @@ def _models(
     for group in _by_keys(updates):
         session.execute(update(Model), group)
     report.models_updated = len(updates)
+    if kept:
+        report.notes.append(f"kept {kept} stored model attributes that differ from the input")
     ids = {r[0]: r[1] for r in stored.values()}
     if inserts:
         new_names = [r["name"] for r in inserts]

@@ -149,10 +149,11 @@ def _open_text(path: Path):
 
 
 def _check_header(path: Path, header: list[str]) -> None:
+    """Unnamed columns (a pandas index) are named like pandas names them; duplicates are errors."""
     seen: set[str] = set()
-    for i, name in enumerate(header, 1):
+    for i, name in enumerate(header):
         if not name:
-            raise ImportValidationError(str(path), 1, f"#{i}", "a column name", "an empty name")
+            header[i] = name = f"Unnamed: {i}"
         if name in seen:
             raise ImportValidationError(str(path), 1, name, "unique column names", "a duplicate")
         seen.add(name)
