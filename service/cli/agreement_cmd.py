@@ -133,7 +133,9 @@ def agreement(
         fail(f"--sizes {sizes!r}: expected comma-separated integers")
     scores, kept_apart = normalise_names(scores)
     names = match_report(scores, kept_apart=kept_apart)
-    ref, missing = resolve_reference(reference, reference_benchmarks, sorted(scores.benchmark.unique()))
+    ref, missing = resolve_reference(
+        reference, reference_benchmarks, sorted(scores.benchmark.unique())
+    )
     if not ref:
         fail(f"none of the reference benchmarks {missing} are in the data")
     tester = AgreementTester(
