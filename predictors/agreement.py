@@ -323,7 +323,7 @@ class AgreementTester(BaseEstimator):
         if "aggregate" in matrix.columns:
             raise ValueError("a benchmark is named 'aggregate'; rename it")
         self.matrix_ = matrix.join(agg, how="left")
-        sizes = sorted({int(s) for s in self.sizes if int(s) > 0}) + [ALL]
+        sizes = [*sorted({int(s) for s in self.sizes if int(s) > 0}), ALL]
         opts = self._options()
         rows: list[dict[str, Any]] = []
         for bench in matrix.columns:
@@ -388,7 +388,11 @@ class AgreementTester(BaseEstimator):
             out.append(
                 f"{len(shrunk)} (benchmark, size) cells asked for more models than shared; "
                 "shrunk to the shared set (the reference package skips them): "
-                + ", ".join(sorted({f"{b}@{s}" for b, s in zip(shrunk.benchmark, shrunk["size"])}))
+                + ", ".join(
+                    sorted(
+                        {f"{b}@{s}" for b, s in zip(shrunk.benchmark, shrunk["size"], strict=False)}
+                    )
+                )
             )
         out.append(
             f"adjacent windows are seeded (seed={self.seed}, per pair and size); the reference "

@@ -279,7 +279,7 @@ def _incorrect_trend(df: pd.DataFrame, logc: pd.Series) -> dict[str, Any]:
     rho = _rowwise(wide.to_numpy(dtype=float), logc.sort_values().to_numpy())["spearman"]
     ok = rho[np.isfinite(rho)]
     return {
-        "n_incorrect_choices": int(len(wide)),
+        "n_incorrect_choices": len(wide),
         "fraction_rising": float((ok > 0).mean()) if ok.size else np.nan,
         "median_spearman": float(np.median(ok)) if ok.size else np.nan,
         "meaning": "share of incorrect choices whose p_vocab rises with compute; mass that "

@@ -78,7 +78,7 @@ def test_duplicates_keep_the_best_score_after_flipping() -> None:
             "model": ["a", "a", "b"],
             "score": [5.0, 1.0, 3.0],
             "higher_is_better": [False, False, False],
-        }  # fmt: skip
+        }
     )
     matrix, _, n_dup = prepare_scores(scores)
     assert n_dup == 1

@@ -50,7 +50,7 @@ def test_org_is_kept_where_dropping_it_would_merge_two_names_of_one_source() -> 
             ],
             "source": ["hf", "hf", "hf", "arena"],
             "score": [1.0, 2.0, 3.0, 4.0],
-        }  # fmt: skip
+        }
     )
     out, kept = normalise_names(df)
     assert len(kept) == 1 and kept[0]["source"] == "hf" and len(kept[0]["names"]) == 2
@@ -71,7 +71,7 @@ def test_match_report_lists_matched_unmatched_and_near_misses() -> None:
                 "claude-3.5-sonnet-0620",
             ],
             "source": ["helm", "helm", "helm", "arena", "arena"],
-        }  # fmt: skip
+        }
     )
     out, kept = normalise_names(df)
     rep = match_report(out, kept_apart=kept)
