@@ -97,8 +97,12 @@ def read_observations(path: str | Path, *, known_metrics: Iterable[str] | None =
     return validate_observations(df, str(path), known_metrics=known_metrics)
 
 
-def _read_csv(path: Path, *, delimiter: str = ",") -> pd.DataFrame:
-    """Read every cell as text with the csv module, so line numbers are exact (quoted newlines too)."""
+def _read_csv(path: Path, *, delimiter: str = ",", pad_short: bool = False) -> pd.DataFrame:
+    """Read every cell as text with the csv module, so line numbers are exact (quoted newlines too).
+
+    ``pad_short`` fills missing trailing cells with empty ones (as pandas does) for public tables
+    whose last line lacks its empty cells; a row with too many cells is always an error.
+    """
     opener = _open_text(path)
     with opener as fh:
         reader = csv.reader(fh, delimiter=delimiter)
@@ -120,6 +124,8 @@ def _read_csv(path: Path, *, delimiter: str = ",") -> pd.DataFrame:
                 if not record or all(not c.strip() for c in record):
                     start = reader.line_num + 1
                     continue
+                if pad_short and len(record) < len(header):
+                    record += [""] * (len(header) - len(record))
                 if len(record) != len(header):
                     raise ImportValidationError(
                         str(path),
