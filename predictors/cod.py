@@ -1,0 +1,375 @@
+"""Clustering-On-Difficulty (Xu et al., arXiv 2502.17262; METHODS.md P3).
+
+Items whose pass rates rise the same way across a ladder of small models are clustered; each
+cluster gets its own law y(C) = g + (1 - g) * exp(-a * C**(-b) - c); clusters whose law does not
+extrapolate are filtered out; the kept clusters' predictions at the target's compute, weighted by
+size, predict the accuracy of that predictable subset; a monotone mapping learned on the small
+models turns subset accuracy into full-set accuracy. Every stage is kept on the fitted estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from predictors.base import BaseEstimator, FitError, Forecast, check_is_fitted, validate_params
+from predictors.cod_clustering import OUTLIER, cluster_items
+from predictors.cod_law import (
+    LawFit,
+    SubsetMapping,
+    filter_reasons,
+    fit_cod_law,
+    fit_mapping,
+    identity_mapping,
+)
+from predictors.item_data import ItemMatrix, item_matrix, model_flops
+
+
+@dataclass(frozen=True)
+class ClusterFit:
+    """One difficulty cluster: its items, its mean trajectory, its law, and the filter's verdict."""
+
+    label: int
+    members: tuple[str, ...]
+    centre: tuple[float, ...]
+    law: LawFit
+    kept: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "size": self.size,
+            "centre": list(self.centre),
+            "law": self.law.to_dict(),
+            "kept": self.kept,
+            "reasons": list(self.reasons),
+        }
+
+
+class CODForecaster(BaseEstimator):
+    """Forecast a larger model's benchmark accuracy from per-item pass rates of a ladder.
+
+    Parameters
+    ----------
+    benchmark : str
+        Benchmark whose per-item rows (``item`` set) are used.
+    metric : str, default="pass_rate"
+        Per-item metric (value = s / n); the forecast is the benchmark mean of it.
+    alpha : float, default=0.1
+        Interval miss rate (0.1 = 90% interval), from a bootstrap over items.
+    compute_unit : float, default=1e18
+        FLOPs per unit of C in the law; the filter thresholds are read in this unit.
+    checkpoint_window : int, default=3
+        Adjacent final checkpoints averaged per model (the paper averages three).
+    clustering : {"meanshift", "kmeans"}, default="meanshift"
+        The improved MeanShift, or plain KMeans (ablation).
+    n_clusters : int or None, default=None
+        KMeans only; None = as many clusters as the improved MeanShift finds.
+    bandwidth_quantile, min_cluster_size : float, int
+        The bandwidth rule's quantile (0.1) and the smallest cluster kept (10).
+    use_filter, use_mapping : bool, default=True
+        Ablations: keep every cluster / predict full accuracy by the subset's.
+    a_min, b_min, c_max : float
+        Extrapolability thresholds: keep a cluster iff a > a_min, b > b_min, 0 <= c < c_max.
+    guess : float or None, default=0.0
+        The law's floor g (0 for open answers); None fits it in [0, 1).
+    anchor_models : tuple of str, default=()
+        Models used only as extra points of the mapping (not in clustering or laws).
+    family : str or None
+        Restrict the ladder to one family.
+    mapping_rmse : float, default=0.005
+        The smoothing spline's smoothing is lowered until its RMSE is below this.
+    n_bootstrap, random_state : int
+        Item-bootstrap replicates (clusters held fixed) and the seed.
+
+    Attributes
+    ----------
+    matrix_ : ItemMatrix            the ladder's pass-rate matrix (items x models)
+    zero_items_ : list of str       items no ladder model passes (set aside)
+    labels_ : pd.Series             cluster label per non-zero item (-1 = outlier)
+    clusters_ : list of ClusterFit  members, centre, fitted law, kept or why not
+    filtered_ : pd.DataFrame        every cluster with its parameters and the filter's reasons
+    mapping_ : SubsetMapping        subset -> full accuracy curve and its points
+    subset_items_ : list of str     the predictable subset
+    """
+
+    _param_ranges: ClassVar[dict[str, Any]] = {
+        "alpha": (float, 0.0, 1.0),
+        "compute_unit": (float, 0.0, None),
+        "checkpoint_window": (int, 1, None),
+        "clustering": ("meanshift", "kmeans"),
+        "bandwidth_quantile": (float, 0.0, 1.0),
+        "min_cluster_size": (int, 1, None),
+        "n_bootstrap": (int, 0, None),
+        "mapping_rmse": (float, 0.0, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        benchmark: str,
+        metric: str = "pass_rate",
+        alpha: float = 0.1,
+        compute_unit: float = 1e18,
+        checkpoint_window: int = 3,
+        clustering: str = "meanshift",
+        n_clusters: int | None = None,
+        bandwidth_quantile: float = 0.1,
+        min_cluster_size: int = 10,
+        use_filter: bool = True,
+        use_mapping: bool = True,
+        a_min: float = 1.0,
+        b_min: float = 0.1,
+        c_max: float = 1.0,
+        guess: float | None = 0.0,
+        anchor_models: tuple[str, ...] = (),
+        family: str | None = None,
+        mapping_rmse: float = 0.005,
+        n_bootstrap: int = 200,
+        random_state: int = 0,
+    ) -> None:
+        self.benchmark, self.metric, self.alpha = benchmark, metric, alpha
+        self.compute_unit, self.checkpoint_window = compute_unit, checkpoint_window
+        self.clustering, self.n_clusters = clustering, n_clusters
+        self.bandwidth_quantile, self.min_cluster_size = bandwidth_quantile, min_cluster_size
+        self.use_filter, self.use_mapping = use_filter, use_mapping
+        self.a_min, self.b_min, self.c_max, self.guess = a_min, b_min, c_max, guess
+        self.anchor_models, self.family = anchor_models, family
+        self.mapping_rmse, self.n_bootstrap, self.random_state = (
+            mapping_rmse,
+            n_bootstrap,
+            random_state,
+        )
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, observations: pd.DataFrame) -> CODForecaster:
+        validate_params(self)
+        obs = observations
+        if self.family is not None and "family" in obs:
+            obs = obs[obs["family"] == self.family]
+        anchors = obs[obs["model"].isin(self.anchor_models)]
+        ladder = obs[~obs["model"].isin(self.anchor_models)]
+        m = item_matrix(
+            ladder,
+            benchmark=self.benchmark,
+            metric=self.metric,
+            checkpoint_window=self.checkpoint_window,
+        )
+        if m.rates.shape[1] < 3:
+            raise FitError(f"COD needs at least 3 ladder models; got {list(m.rates.columns)}")
+        notes: list[str] = []
+        if m.dropped_items:
+            notes.append(f"{len(m.dropped_items)} item(s) not measured on every model were dropped")
+        R = m.rates.to_numpy(float)
+        zero = ~(R > 0).any(axis=1)
+        X = R[~zero]
+        if X.shape[0] < self.min_cluster_size:
+            raise FitError(
+                f"only {X.shape[0]} item(s) with a non-zero pass rate on {self.benchmark}"
+            )
+        out = cluster_items(
+            X,
+            method=self.clustering,
+            quantile=self.bandwidth_quantile,
+            min_cluster_size=self.min_cluster_size,
+            n_clusters=self.n_clusters,
+            random_state=self.random_state,
+        )
+        items = m.rates.index[~zero]
+        labels = np.asarray(out["labels"])
+        self.matrix_ = m
+        self.bandwidth_ = float(out["bandwidth"])  # type: ignore[arg-type]
+        self.zero_items_ = list(m.rates.index[zero])
+        self.labels_ = pd.Series(labels, index=items, name="cluster")
+        self.outliers_ = list(items[labels == OUTLIER])
+        self.clusters_ = self._fit_clusters(X, items, labels, out["centres"])  # type: ignore[arg-type]
+        kept = [c for c in self.clusters_ if c.kept]
+        if not kept:
+            raise FitError(
+                f"no cluster on {self.benchmark} passed the extrapolability filter "
+                f"({len(self.clusters_)} cluster(s)); see filtered_ or use use_filter=False"
+            )
+        self.subset_items_ = [i for c in kept for i in c.members]
+        self.filtered_ = pd.DataFrame([{**c.law.to_dict(), **c.to_dict()} for c in self.clusters_])
+        self.mapping_points_ = self._mapping_points(m, anchors)
+        self.mapping_ = self._fit_mapping(self.mapping_points_)
+        notes += self.mapping_.notes
+        self.notes_ = notes
+        self.bootstrap_ = self._bootstrap(R, zero, labels)
+        return self
+
+    def _fit_clusters(
+        self, X: np.ndarray, items: pd.Index, labels: np.ndarray, centres: dict[int, np.ndarray]
+    ) -> list[ClusterFit]:
+        flops = self.matrix_.flops.to_numpy(float)
+        fits = []
+        for k in sorted(centres):
+            members = labels == k
+            law = fit_cod_law(
+                flops, X[members].mean(axis=0), unit=self.compute_unit, guess=self.guess
+            )
+            reasons = filter_reasons(law, a_min=self.a_min, b_min=self.b_min, c_max=self.c_max)
+            kept = (not reasons) if self.use_filter else law.converged
+            fits.append(
+                ClusterFit(
+                    k,
+                    tuple(items[members]),
+                    tuple(float(v) for v in centres[k]),
+                    law,
+                    kept,
+                    tuple(reasons),
+                )
+            )
+        return fits
+
+    def _mapping_points(self, m: ItemMatrix, anchors: pd.DataFrame) -> pd.DataFrame:
+        """(subset accuracy, full accuracy) per ladder model, plus anchor models."""
+        sub = m.rates.loc[self.subset_items_]
+        pts = pd.DataFrame(
+            {"subset": sub.mean(axis=0), "full": m.rates.mean(axis=0), "anchor": False}
+        )
+        if not anchors.empty:
+            am = item_matrix(
+                anchors,
+                benchmark=self.benchmark,
+                metric=self.metric,
+                checkpoint_window=self.checkpoint_window,
+            )
+            missing = set(self.subset_items_) - set(am.rates.index)
+            if missing:
+                raise FitError(f"anchor models lack {len(missing)} predictable-subset item(s)")
+            apts = pd.DataFrame(
+                {
+                    "subset": am.rates.loc[self.subset_items_].mean(axis=0),
+                    "full": am.rates.mean(axis=0),
+                    "anchor": True,
+                }
+            )
+            pts = pd.concat([pts, apts])
+        return pts
+
+    def _fit_mapping(self, pts: pd.DataFrame) -> SubsetMapping:
+        if not self.use_mapping:
+            return identity_mapping()
+        return fit_mapping(pts["subset"], pts["full"], rmse_target=self.mapping_rmse)
+
+    def _bootstrap(self, R: np.ndarray, zero: np.ndarray, labels: np.ndarray) -> list[dict]:
+        """Resample items (clusters and filter verdicts held fixed); refit laws and mapping."""
+        rng = np.random.default_rng(self.random_state)
+        flops = self.matrix_.flops.to_numpy(float)
+        lab_all = np.full(R.shape[0], OUTLIER - 1)  # zero items: -2
+        lab_all[~zero] = labels
+        kept = {c.label: c for c in self.clusters_ if c.kept}
+        anchors = self.mapping_points_[self.mapping_points_["anchor"]]
+        reps = []
+        for _ in range(self.n_bootstrap):
+            idx = rng.integers(0, R.shape[0], R.shape[0])
+            Rb, lb = R[idx], lab_all[idx]
+            laws, sizes = [], []
+            for k, cf in kept.items():
+                rows = Rb[lb == k]
+                if rows.shape[0] == 0:
+                    continue
+                law = fit_cod_law(
+                    flops, rows.mean(axis=0), unit=self.compute_unit, guess=self.guess, start=cf.law
+                )
+                laws.append(law)
+                sizes.append(rows.shape[0])
+            if not laws:
+                continue
+            in_subset = np.isin(lb, list(kept))
+            ladder = pd.DataFrame({"subset": Rb[in_subset].mean(axis=0), "full": Rb.mean(axis=0)})
+            pts = pd.concat([ladder, anchors[["subset", "full"]]])
+            reps.append(
+                {"laws": laws, "sizes": np.array(sizes, float), "mapping": self._fit_mapping(pts)}
+            )
+        return reps
+
+    # -------------------------------------------------------------- predict
+    def predict_subset(self, flops: float) -> float:
+        """Size-weighted prediction of the predictable subset at ``flops``."""
+        check_is_fitted(self)
+        kept = [c for c in self.clusters_ if c.kept]
+        w = np.array([c.size for c in kept], float)
+        y = np.array([float(c.law(flops)) for c in kept])
+        return float(np.sum(w * y) / np.sum(w))
+
+    def predict(self, targets: pd.DataFrame) -> list[Forecast]:
+        check_is_fitted(self)
+        flops = model_flops(targets)
+        out = []
+        for i, (_, row) in enumerate(targets.iterrows()):
+            out.append(self._forecast(str(row.get("model", f"target{i}")), float(flops.iloc[i])))
+        return out
+
+    def _forecast(self, name: str, flops: float) -> Forecast:
+        if not math.isfinite(flops) or flops <= 0:
+            raise ValueError(
+                f"target {name!r}: needs flops (or n_params and n_tokens), got {flops}"
+            )
+        subset = self.predict_subset(flops)
+        point = float(self.mapping_(subset))
+        boot = []
+        for rep in self.bootstrap_:
+            ys = np.array([float(law(flops)) for law in rep["laws"]])
+            s = float(np.sum(rep["sizes"] * ys) / np.sum(rep["sizes"]))
+            boot.append(float(rep["mapping"](s)))
+        notes = list(self.notes_)
+        if boot:
+            lower, upper = np.quantile(boot, [self.alpha / 2, 1 - self.alpha / 2])
+            lower, upper = min(float(lower), point), max(float(upper), point)
+        else:
+            lower = upper = math.nan
+            notes.append("no bootstrap replicate: interval unavailable")
+        ladder_max = float(self.matrix_.flops.max())
+        factor = flops / ladder_max
+        if factor > 1:
+            notes.append(f"extrapolates {factor:.3g}x beyond the largest ladder model's compute")
+        pts = self.mapping_points_
+        if self.use_mapping and subset > pts["subset"].max() + 0.05:
+            notes.append(
+                f"subset prediction {subset:.3f} lies beyond the mapping's largest point "
+                f"{pts['subset'].max():.3f}: the mapping is extrapolated towards (1, 1)"
+            )
+        n_kept = sum(c.kept for c in self.clusters_)
+        return Forecast(
+            target=name,
+            benchmark=self.benchmark,
+            metric=self.metric,
+            point=point,
+            lower=float(lower),
+            upper=float(upper),
+            alpha=self.alpha,
+            method="cod",
+            params={
+                "clustering": self.clustering,
+                "use_filter": self.use_filter,
+                "use_mapping": self.use_mapping,
+                "compute_unit": self.compute_unit,
+                "bandwidth": self.bandwidth_,
+            },
+            diagnostics={
+                "target_flops": flops,
+                "subset_prediction": subset,
+                "n_items": int(self.matrix_.rates.shape[0]),
+                "n_zero_items": len(self.zero_items_),
+                "n_outliers": len(self.outliers_),
+                "n_clusters": len(self.clusters_),
+                "n_kept_clusters": n_kept,
+                "predictable_fraction": len(self.subset_items_) / self.matrix_.rates.shape[0],
+                "ladder_models": list(self.matrix_.rates.columns),
+                "mapping": self.mapping_.to_dict(),
+                "clusters": [c.to_dict() for c in self.clusters_],
+                "n_bootstrap": len(boot),
+            },
+            notes=tuple(notes),
+        )

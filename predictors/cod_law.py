@@ -1,0 +1,204 @@
+"""The per-cluster difficulty law and the subset-to-full mapping of COD (METHODS.md P3, steps 3-4).
+
+Law: y(C) = g + (1 - g) * exp(-a * C**(-b) - c), C in ``unit`` FLOPs. The fit runs in a unit near
+the ladder's own compute (well conditioned) and converts ``a`` to the documented unit afterwards:
+a_unit = a_fit * (unit_fit / unit)**b. The filter's thresholds (a > 1, b > 0.1, 0 <= c < 1) are
+therefore the paper's, read in units of 1e18 FLOPs by default, whatever the ladder's scale.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator, UnivariateSpline
+from scipy.optimize import least_squares
+from sklearn.isotonic import IsotonicRegression
+
+_A_BOUNDS = (1e-12, 1e8)
+_B_BOUNDS = (1e-6, 5.0)
+_C_BOUNDS = (0.0, 60.0)
+_G_BOUNDS = (0.0, 0.999)
+
+
+def cod_curve(C: np.ndarray, a: float, b: float, c: float, g: float = 0.0) -> np.ndarray:
+    """Expected pass rate of a cluster at compute C (in the law's unit)."""
+    C = np.asarray(C, dtype=float)
+    return g + (1.0 - g) * np.exp(-a * np.power(C, -b) - c)
+
+
+@dataclass(frozen=True)
+class LawFit:
+    """A fitted cluster law; ``a`` is expressed with C in units of ``unit`` FLOPs."""
+
+    a: float
+    b: float
+    c: float
+    g: float
+    unit: float
+    rmse: float
+    converged: bool
+    message: str = ""
+
+    def __call__(self, flops: np.ndarray | float) -> np.ndarray:
+        return cod_curve(np.asarray(flops, dtype=float) / self.unit, self.a, self.b, self.c, self.g)
+
+    def to_dict(self) -> dict[str, float | bool | str]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "c": self.c,
+            "g": self.g,
+            "unit": self.unit,
+            "rmse": self.rmse,
+            "converged": self.converged,
+        }
+
+
+def fit_cod_law(
+    flops: np.ndarray,
+    y: np.ndarray,
+    *,
+    unit: float = 1e18,
+    guess: float | None = 0.0,
+    start: LawFit | None = None,
+) -> LawFit:
+    """Bounded least squares with a small multi-start grid (or one warm start).
+
+    ``guess`` fixes g (0 for open answers, 1/k for k-way multiple choice); ``None`` fits it.
+    """
+    flops = np.asarray(flops, dtype=float)
+    y = np.asarray(y, dtype=float)
+    u_fit = float(np.exp(np.mean(np.log(flops))))
+    z = flops / u_fit
+    fit_g = guess is None
+
+    def unpack(p: np.ndarray) -> tuple[float, float, float, float]:
+        return p[0], p[1], p[2], (p[3] if fit_g else float(guess))
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return cod_curve(z, *unpack(p)) - y
+
+    lo = [_A_BOUNDS[0], _B_BOUNDS[0], _C_BOUNDS[0]] + ([_G_BOUNDS[0]] if fit_g else [])
+    hi = [_A_BOUNDS[1], _B_BOUNDS[1], _C_BOUNDS[1]] + ([_G_BOUNDS[1]] if fit_g else [])
+    if start is not None:
+        a0 = start.a * (start.unit / u_fit) ** start.b
+        starts = [[a0, start.b, start.c] + ([start.g] if fit_g else [])]
+    else:
+        g0 = [0.0, 0.2] if fit_g else []
+        grid = itertools.product([0.1, 1.0, 5.0], [0.1, 0.4, 1.0], [0.0, 1.0], g0 or [None])
+        starts = [[a, b, c] + ([g] if fit_g else []) for a, b, c, g in grid]
+    best = None
+    last_error = "no start point"
+    for p0 in starts:
+        p0 = np.clip(p0, np.array(lo) * (1 + 1e-9) + 1e-15, np.array(hi) * (1 - 1e-9))
+        try:
+            res = least_squares(resid, p0, bounds=(lo, hi), method="trf", max_nfev=400)
+        except (ValueError, FloatingPointError) as exc:  # pragma: no cover - scipy edge cases
+            last_error = str(exc)
+            continue
+        if best is None or res.cost < best.cost:
+            best = res
+    if best is None:
+        return LawFit(math.nan, math.nan, math.nan, math.nan, unit, math.nan, False, last_error)
+    a, b, c, g = unpack(best.x)
+    a_unit = a * (u_fit / unit) ** b
+    rmse = float(np.sqrt(np.mean(best.fun**2)))
+    return LawFit(float(a_unit), float(b), float(c), float(g), unit, rmse, bool(best.success))
+
+
+def filter_reasons(
+    law: LawFit, *, a_min: float = 1.0, b_min: float = 0.1, c_max: float = 1.0
+) -> list[str]:
+    """Why a cluster is not extrapolable (empty list: keep it)."""
+    if not law.converged or not all(map(math.isfinite, (law.a, law.b, law.c))):
+        return ["law fit did not converge"]
+    reasons = []
+    if not law.a > a_min:
+        reasons.append(f"a={law.a:.3g} <= {a_min:g} (C in units of {law.unit:.0e} FLOPs)")
+    if not law.b > b_min:
+        reasons.append(f"b={law.b:.3g} <= {b_min:g}")
+    if not (0.0 <= law.c < c_max):
+        reasons.append(f"c={law.c:.3g} not in [0, {c_max:g})")
+    return reasons
+
+
+@dataclass
+class SubsetMapping:
+    """Monotone map from predictable-subset accuracy to full-set accuracy.
+
+    ``kind`` is ``"spline"`` (cubic smoothing spline, smoothing lowered until RMSE < target),
+    ``"pchip"`` (the fallback when the spline is not monotone: PCHIP through the isotonic fit of
+    the points) or ``"identity"`` (mapping switched off).
+    """
+
+    kind: str
+    x: np.ndarray
+    y: np.ndarray
+    smoothing: float | None = None
+    rmse: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    _fn: object = None
+
+    def __call__(self, s: np.ndarray | float) -> np.ndarray:
+        s = np.clip(np.asarray(s, dtype=float), 0.0, 1.0)
+        if self.kind == "identity":
+            return s
+        return np.clip(self._fn(s), 0.0, 1.0)  # type: ignore[operator]
+
+    def to_dict(self) -> dict[str, object]:
+        grid = np.linspace(0, 1, 21)
+        return {
+            "kind": self.kind,
+            "points": [[float(a), float(b)] for a, b in zip(self.x, self.y, strict=True)],
+            "smoothing": self.smoothing,
+            "rmse": self.rmse,
+            "curve": [[float(a), float(b)] for a, b in zip(grid, self(grid), strict=True)],
+            "notes": list(self.notes),
+        }
+
+
+def _merge_ties(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xs, inv = np.unique(np.round(x, 12), return_inverse=True)
+    ys = np.bincount(inv, weights=y) / np.bincount(inv)
+    return xs, ys
+
+
+def _is_monotone(fn: object) -> bool:
+    grid = np.linspace(0.0, 1.0, 1001)
+    return bool(np.all(np.diff(fn(grid)) >= -1e-9))  # type: ignore[operator]
+
+
+def fit_mapping(
+    subset: np.ndarray, full: np.ndarray, *, rmse_target: float = 0.005
+) -> SubsetMapping:
+    """Fit the mapping on (subset, full) pairs plus the fixed points (0, 0) and (1, 1)."""
+    x = np.concatenate([[0.0], np.asarray(subset, dtype=float), [1.0]])
+    y = np.concatenate([[0.0], np.asarray(full, dtype=float), [1.0]])
+    x, y = _merge_ties(x, y)
+    notes: list[str] = []
+    if len(x) >= 4:
+        w = np.ones_like(x)
+        w[0] = w[-1] = 100.0  # pins the spline to (0, 0) and (1, 1)
+        s = float(np.sum((y - y.mean()) ** 2))
+        for _ in range(60):
+            spl = UnivariateSpline(x, y, w=w, k=3, s=s)
+            rmse = float(np.sqrt(np.mean((spl(x) - y) ** 2)))
+            if rmse < rmse_target or s < 1e-14:
+                break
+            s *= 0.5
+        if _is_monotone(spl):
+            return SubsetMapping("spline", x, y, s, rmse, notes, spl)
+        notes.append("smoothing spline not monotone on [0, 1]; fell back to PCHIP")
+    else:
+        notes.append(f"only {len(x)} distinct points; PCHIP instead of a cubic spline")
+    y_iso = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, y)
+    fn = PchipInterpolator(x, y_iso) if len(x) >= 2 else (lambda s: s)
+    rmse = float(np.sqrt(np.mean((y_iso - y) ** 2)))
+    return SubsetMapping("pchip", x, y, None, rmse, notes, fn)
+
+
+def identity_mapping() -> SubsetMapping:
+    return SubsetMapping("identity", np.array([0.0, 1.0]), np.array([0.0, 1.0]))

@@ -1,0 +1,290 @@
+"""PassUntil task-law forecaster (Hu et al. 2023; METHODS.md P2, E2).
+
+Fits log(-log PU) linear in log x (x = parameters or compute) on the smaller models of a series
+and predicts the pass rate of larger ones, at the dataset level (the task's PU per model) or the
+instance level (a law per item from its raw (n, s), predictions averaged). Also labels the shape
+of growth (scaling / sub-scaling / accelerated emergence) with its evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from predictors.base import BaseEstimator, FitError, Forecast, check_is_fitted, validate_params
+from predictors.item_data import model_flops
+from predictors.passuntil_law import (
+    F_of,
+    LineFit,
+    binomial_line,
+    curvature_test,
+    pu_of_F,
+    tobit_line,
+    upper_bound_zero,
+)
+
+
+def item_estimates(n: np.ndarray, s: np.ndarray, r_reached: np.ndarray) -> np.ndarray:
+    """Per-item pass-rate estimates: (s - 1) / (n - 1) where sampling stopped at r >= 2
+    successes (unbiased under inverse sampling; s / n overstates p, METHODS E2), else s / n."""
+    unbiased = (s - 1.0) / np.maximum(n - 1.0, 1.0)
+    return np.where(r_reached & (s >= 2), unbiased, s / np.maximum(n, 1.0))
+
+
+def task_points(
+    n: np.ndarray, s: np.ndarray, level: float = 0.95, r_reached: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per model (columns): F of the task PU (mean item estimate) and whether it is censored.
+
+    A model whose items all read s = 0 has PU = 0: its point becomes the upper bound (the mean
+    of the items' bounds), flagged censored, never log(0). A task PU of 1 gets F of 1 - 1/(2n).
+    """
+    rr = np.zeros_like(s, dtype=bool) if r_reached is None else r_reached
+    pu = np.mean(item_estimates(n, s, rr), axis=0)
+    cens = ~(s > 0).any(axis=0)
+    bound = np.mean(upper_bound_zero(n, level), axis=0)
+    top = 1.0 - 0.5 / np.sum(n, axis=0)
+    p = np.where(cens, bound, np.minimum(pu, top))
+    return F_of(p), cens
+
+
+class PassUntilForecaster(BaseEstimator):
+    """Forecast a task's pass rate from PassUntil (n, s) per item across a model series.
+
+    Parameters
+    ----------
+    benchmark : str
+    metric : str, default="pu"
+        Per-item rows with ``n_samples`` and ``n_pass`` (value s/n is used only to fill them).
+    alpha : float, default=0.1
+        Interval miss rate; intervals from a bootstrap over items.
+    scheme : {"dataset", "instance"}, default="dataset"
+    x : {"n_params", "flops"}, default="n_params"
+        The law's input (the paper uses parameters; compute serves a ladder at fixed tokens/param).
+    family : str or None
+    default_n : int or None
+        Draws per item when rows lack ``n_samples``; None makes that an error.
+    ridge : float, default=0.5
+        Instance level: pull of each item's slope towards the dataset slope.
+    estimator : {"unbiased", "mle"}, default="unbiased"
+        Item estimate at the dataset level: (s - 1) / (n - 1) for items stopped at r successes
+        (``stop_reason == "r_reached"``, or s >= 2 below the largest n seen), or s / n (the paper's).
+    level : float, default=0.95
+        Confidence of the upper bound placed on items with no success.
+    n_bootstrap, random_state : int
+
+    Attributes
+    ----------
+    points_ : pd.DataFrame   per model: x, task PU, F, censored
+    line_ : LineFit          the dataset-level law (z = log x - z0_)
+    item_laws_ : pd.DataFrame  instance level: per item intercept and slope
+    curvature_ : CurvatureResult
+    """
+
+    _param_ranges: ClassVar[dict[str, Any]] = {
+        "alpha": (float, 0.0, 1.0),
+        "scheme": ("dataset", "instance"),
+        "x": ("n_params", "flops"),
+        "ridge": (float, 0.0, None),
+        "estimator": ("unbiased", "mle"),
+        "level": (float, 0.0, 1.0),
+        "n_bootstrap": (int, 0, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        benchmark: str,
+        metric: str = "pu",
+        alpha: float = 0.1,
+        scheme: str = "dataset",
+        x: str = "n_params",
+        family: str | None = None,
+        default_n: int | None = None,
+        ridge: float = 0.5,
+        estimator: str = "unbiased",
+        level: float = 0.95,
+        n_bootstrap: int = 200,
+        random_state: int = 0,
+    ) -> None:
+        self.benchmark, self.metric, self.alpha, self.scheme, self.x = (
+            benchmark,
+            metric,
+            alpha,
+            scheme,
+            x,
+        )
+        self.family, self.default_n, self.ridge, self.level = family, default_n, ridge, level
+        self.estimator = estimator
+        self.n_bootstrap, self.random_state = n_bootstrap, random_state
+
+    def _xs(self, df: pd.DataFrame) -> pd.Series:
+        xs = (
+            model_flops(df) if self.x == "flops" else pd.to_numeric(df["n_params"], errors="coerce")
+        )
+        return xs
+
+    def _counts(self, rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        n = pd.to_numeric(rows["n_samples"], errors="coerce") if "n_samples" in rows else None
+        if n is None or n.isna().any():
+            if self.default_n is None:
+                raise FitError(
+                    f"{self.benchmark}/{self.metric}: rows lack n_samples; give default_n to "
+                    "treat value as s/n of that many draws"
+                )
+            n = (
+                pd.Series(float(self.default_n), index=rows.index)
+                if n is None
+                else n.fillna(self.default_n)
+            )
+        s = pd.to_numeric(rows["n_pass"], errors="coerce") if "n_pass" in rows else None
+        s = (rows["value"] * n).round() if s is None else s.fillna((rows["value"] * n).round())
+        return n.astype(float), s.astype(float)
+
+    def fit(self, observations: pd.DataFrame) -> PassUntilForecaster:
+        validate_params(self)
+        obs = observations
+        if self.family is not None and "family" in obs:
+            obs = obs[obs["family"] == self.family]
+        rows = obs[
+            (obs["benchmark"] == self.benchmark)
+            & (obs["metric"] == self.metric)
+            & obs["item"].notna()
+        ].copy()
+        if rows.empty:
+            raise FitError(f"no per-item {self.metric} rows for {self.benchmark}")
+        step = pd.to_numeric(rows["checkpoint_step"], errors="coerce").fillna(-1)
+        rows = rows[step == step.groupby(rows["model"]).transform("max")]
+        rows["n"], rows["s"] = self._counts(rows)
+        if "stop_reason" in rows:
+            rows["rr"] = (rows["stop_reason"] == "r_reached").astype(float)
+        else:  # not at the budget (the largest n seen) with >= 2 successes: stopped at r
+            rows["rr"] = ((rows["s"] >= 2) & (rows["n"] < rows["n"].max())).astype(float)
+        if self.estimator == "mle":
+            rows["rr"] = 0.0
+        rows["xval"] = self._xs(rows)
+        if rows["xval"].isna().any() or (rows["xval"] <= 0).any():
+            raise FitError(f"some models lack a positive {self.x}")
+        xs = rows.groupby("model")["xval"].first().sort_values()
+        n = rows.pivot_table(index="item", columns="model", values="n", aggfunc="sum")[xs.index]
+        s = rows.pivot_table(index="item", columns="model", values="s", aggfunc="sum")[xs.index]
+        rr = rows.pivot_table(index="item", columns="model", values="rr", aggfunc="max")[xs.index]
+        keep = n.notna().all(axis=1)
+        if len(xs) < 3:
+            raise FitError(f"PassUntil law needs at least 3 models; got {list(xs.index)}")
+        self.n_, self.s_ = n[keep].to_numpy(float), s[keep].to_numpy(float)
+        self.rr_ = rr[keep].to_numpy(float) > 0
+        self.items_ = list(n.index[keep])
+        self.z0_ = float(np.mean(np.log(xs.to_numpy(float))))
+        z = np.log(xs.to_numpy(float)) - self.z0_
+        F, cens = task_points(self.n_, self.s_, self.level, self.rr_)
+        pu = np.mean(item_estimates(self.n_, self.s_, self.rr_), axis=0)
+        self.points_ = pd.DataFrame({"x": xs, "pu": pu, "F": F, "censored": cens})
+        try:
+            self.line_ = tobit_line(z, F, cens)
+        except ValueError as exc:
+            raise FitError(f"{self.benchmark}: {exc}") from exc
+        rng = np.random.default_rng(self.random_state)
+        self.boot_idx_ = [
+            rng.integers(0, len(self.items_), len(self.items_)) for _ in range(self.n_bootstrap)
+        ]
+        boot_F = np.array(
+            [
+                task_points(self.n_[i], self.s_[i], self.level, self.rr_[i])[0]
+                for i in self.boot_idx_
+            ]
+        )
+        self.curvature_ = curvature_test(
+            z[~cens], F[~cens], boot_F[:, ~cens] if len(boot_F) else np.empty((0, (~cens).sum())),
+            alpha=self.alpha,
+        )  # fmt: skip
+        if self.scheme == "instance":
+            laws = [
+                binomial_line(
+                    z, self.n_[i], self.s_[i], prior_slope=self.line_.slope, ridge=self.ridge
+                )
+                for i in range(len(self.items_))
+            ]
+            self.item_laws_ = pd.DataFrame(laws, index=self.items_, columns=["intercept", "slope"])
+            self.boot_lines_: list[LineFit] = []
+        else:
+            self.boot_lines_ = self._boot_lines(z)
+        return self
+
+    def _boot_lines(self, z: np.ndarray) -> list[LineFit]:
+        out = []
+        for idx in self.boot_idx_:
+            F, cens = task_points(self.n_[idx], self.s_[idx], self.level, self.rr_[idx])
+            try:
+                out.append(tobit_line(z, F, cens))
+            except ValueError:
+                continue
+        return out
+
+    def predict_pu(self, x: float) -> tuple[float, np.ndarray]:
+        """Point prediction and bootstrap replicates of the task PU at ``x``."""
+        check_is_fitted(self)
+        z = math.log(x) - self.z0_
+        if self.scheme == "instance":
+            per_item = pu_of_F(
+                (self.item_laws_["intercept"] + self.item_laws_["slope"] * z).to_numpy()
+            )
+            return float(per_item.mean()), np.array([per_item[i].mean() for i in self.boot_idx_])
+        return float(self.line_.predict(z)), np.array(
+            [float(b.predict(z)) for b in self.boot_lines_]
+        )
+
+    def predict(self, targets: pd.DataFrame) -> list[Forecast]:
+        check_is_fitted(self)
+        xs = self._xs(targets)
+        out = []
+        for i, (_, row) in enumerate(targets.iterrows()):
+            name = str(row.get("model", f"target{i}"))
+            x = float(xs.iloc[i])
+            if not math.isfinite(x) or x <= 0:
+                raise ValueError(f"target {name!r}: needs a positive {self.x}")
+            out.append(self._forecast(name, x))
+        return out
+
+    def _forecast(self, name: str, x: float) -> Forecast:
+        point, boot = self.predict_pu(x)
+        notes = []
+        if len(boot):
+            lo, hi = np.quantile(boot, [self.alpha / 2, 1 - self.alpha / 2])
+            lower, upper = min(float(lo), point), max(float(hi), point)
+        else:
+            lower = upper = math.nan
+            notes.append("no bootstrap replicate: interval unavailable")
+        n_cens = int(self.points_["censored"].sum())
+        if n_cens:
+            notes.append(f"{n_cens} model(s) had no success on any item: fitted as upper bounds")
+        if self.curvature_.label in ("sub-scaling", "accelerated emergence"):
+            notes.append(f"F(log x) is curved ({self.curvature_.label}): a line extrapolates badly")
+        return Forecast(
+            target=name,
+            benchmark=self.benchmark,
+            metric=self.metric,
+            point=point,
+            lower=lower,
+            upper=upper,
+            alpha=self.alpha,
+            method="passuntil",
+            params={
+                "scheme": self.scheme,
+                "x": self.x,
+                "alpha_exponent": self.line_.alpha,
+                "log_c": self.line_.intercept - self.line_.slope * self.z0_,
+            },
+            diagnostics={
+                "target_x": x,
+                "n_items": len(self.items_),
+                "points": self.points_.reset_index(names="model").to_dict(orient="records"),
+                "sigma": self.line_.sigma,
+                "curvature": self.curvature_.to_dict(),
+                "n_bootstrap": int(len(boot)),
+            },
+            notes=tuple(notes),
+        )
