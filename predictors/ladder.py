@@ -1,0 +1,333 @@
+"""Two-step model ladder (Bhagia et al. 2024; METHODS P1b): task loss from (N, D), then accuracy.
+
+Step 1 fits ``L(N, D) = e^a/N^α + e^b/D^β + E`` (or ``e^a/C^α + E`` with ``input="flops"``) to one
+point per ladder run (its final D, L averaged over its last ``last_n`` evaluations) by a Huber loss
+on log residuals with L-BFGS-B. Step 2 fits ``Acc(L) = a/(1+exp(-k(L-L0))) + b`` on every
+intermediate checkpoint (first ``drop_first`` of each run dropped, moving average of ``smooth``)
+plus the anchor (L=0, Acc=1). The chain predicts ``step2(step1(N, D))``.
+
+Expected observations (any ladder, no code changes): per checkpoint rows (``checkpoint_step`` and
+``n_tokens`` = tokens seen so far) with ``benchmark=<task>`` and ``metric="bpb"`` (bits per byte of
+the correct answer, the task loss) and ``metric="acc"`` or ``"acc_norm"`` (the accuracy). For the
+general-validation-loss variant set ``intermediate_benchmark`` (e.g. ``"c4_val"``) and
+``intermediate_metric`` (``"loss"``; ``"ppl"`` is fitted as log-perplexity); the anchor is then
+off by default since a validation loss never reaches 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from predictors.base import BaseEstimator, Forecast, check_is_fitted, validate_params
+from predictors.laws import (
+    LawFit,
+    _one_start,
+    chinchilla_loss,
+    compute_loss,
+    fit_law,
+    sigmoid_accuracy,
+    take,
+)
+from predictors.selection import (
+    as_score,
+    compute_of,
+    failed_forecast,
+    interval_forecast,
+    residual_noise,
+    select,
+    target_rows,
+)
+
+STEP1_START_ND = (3.0, 6.0, 0.1, 0.2, 1.0)
+STEP1_START_FLOPS = (3.0, 0.1, 1.0)
+
+
+class TwoStepLadder(BaseEstimator):
+    """Task loss from scale, accuracy from task loss; see the module docstring.
+
+    Parameters
+    ----------
+    benchmark : str
+    metric : str, default="acc"
+    intermediate_metric : str, default="bpb"
+    intermediate_benchmark : str or None, default=None
+        None: the task's own loss (same benchmark). Otherwise a general loss set.
+    input : {"nd", "flops"}, default="nd"
+    size_column : str, default="n_params"
+    step1_points : {"final", "all"}, default="final"
+        One point per run (the paper) or every checkpoint after ``drop_first`` (needed when all
+        runs share one D, e.g. Pythia).
+    last_n, smooth : int, default=5
+    drop_first : float, default=0.1
+    huber_delta : float, default=1e-3
+    anchor : bool or None, default=None
+        Add (L=0, Acc=1) to step 2; None means "only when the intermediate is ``bpb``".
+    alpha : float, default=0.1
+    n_bootstrap : int, default=200
+    random_state : int, default=0
+    """
+
+    _param_ranges: ClassVar[dict[str, Any]] = {
+        "alpha": (float, 0.0, 1.0),
+        "n_bootstrap": (int, 0, None),
+        "input": ("nd", "flops"),
+        "step1_points": ("final", "all"),
+        "last_n": (int, 1, None),
+        "smooth": (int, 1, None),
+        "drop_first": (float, 0.0, 0.99),
+        "huber_delta": (float, 0.0, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        benchmark: str,
+        metric: str = "acc",
+        intermediate_metric: str = "bpb",
+        intermediate_benchmark: str | None = None,
+        input: str = "nd",
+        size_column: str = "n_params",
+        step1_points: str = "final",
+        last_n: int = 5,
+        smooth: int = 5,
+        drop_first: float = 0.1,
+        huber_delta: float = 1e-3,
+        anchor: bool | None = None,
+        alpha: float = 0.1,
+        n_bootstrap: int = 200,
+        random_state: int = 0,
+    ) -> None:
+        self.benchmark, self.metric = benchmark, metric
+        self.intermediate_metric, self.intermediate_benchmark = (
+            intermediate_metric,
+            intermediate_benchmark,
+        )
+        self.input, self.size_column, self.step1_points = input, size_column, step1_points
+        self.last_n, self.smooth, self.drop_first = last_n, smooth, drop_first
+        self.huber_delta, self.anchor = huber_delta, anchor
+        self.alpha, self.n_bootstrap, self.random_state = alpha, n_bootstrap, random_state
+
+    # -- data preparation --------------------------------------------------------------------
+    def _trajectories(self, obs: pd.DataFrame) -> pd.DataFrame:
+        """Per (model, step): intermediate loss L and score, sorted by step."""
+        where = f"{type(self).__name__}.fit"
+        ib = self.intermediate_benchmark or self.benchmark
+        lrows = select(obs, ib, self.intermediate_metric, where)
+        arows = select(obs, self.benchmark, self.metric, where)
+        key = ["model", "checkpoint_step"]
+        for r in (lrows, arows):
+            if "checkpoint_step" not in r.columns:
+                r["checkpoint_step"] = 0
+            r["checkpoint_step"] = r["checkpoint_step"].fillna(0)
+        keep = [
+            "model",
+            "checkpoint_step",
+            self.size_column,
+            "n_params",
+            "n_tokens",
+            "flops",
+            "value",
+        ]
+        keep = [c for c in dict.fromkeys(keep) if c in lrows.columns]
+        tr = (
+            lrows[keep]
+            .rename(columns={"value": "L"})
+            .merge(arows[[*key, "value"]].rename(columns={"value": "S"}), on=key, how="inner")
+        )
+        if tr.empty:
+            raise ValueError(
+                f"{where}: no checkpoint has both {ib}/{self.intermediate_metric} and {self.benchmark}/{self.metric}"
+            )
+        tr["L"] = as_score(tr["L"].to_numpy(), self.intermediate_metric)
+        tr["S"] = as_score(tr["S"].to_numpy(), self.metric)
+        return tr.sort_values(key).reset_index(drop=True)
+
+    def _step1_points(self, tr: pd.DataFrame) -> pd.DataFrame:
+        rows = []
+        for _, g in tr.groupby("model", sort=False):
+            g = g.iloc[int(len(g) * self.drop_first) :] if len(g) > 1 else g
+            if self.step1_points == "final":
+                last = g.iloc[-1].copy()
+                last["L"] = g["L"].iloc[-self.last_n :].mean()
+                rows.append(last.to_frame().T)
+            else:
+                rows.append(g)
+        out = pd.concat(rows, ignore_index=True)
+        for c in out.columns:
+            if c != "model":
+                out[c] = pd.to_numeric(out[c])
+        return out
+
+    def _step2_points(self, tr: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        ls, ss = [], []
+        for _, g in tr.groupby("model", sort=False):
+            g = g.iloc[int(len(g) * self.drop_first) :]
+            w = min(self.smooth, len(g))
+            ls.append(g["L"].rolling(w, min_periods=1).mean().to_numpy())
+            ss.append(g["S"].rolling(w, min_periods=1).mean().to_numpy())
+        L, S = np.concatenate(ls), np.concatenate(ss)
+        if self._use_anchor():
+            L, S = np.append(L, 0.0), np.append(S, 1.0)
+        return L, S
+
+    def _use_anchor(self) -> bool:
+        return self.anchor if self.anchor is not None else self.intermediate_metric == "bpb"
+
+    def _x(self, df: pd.DataFrame) -> Any:
+        if self.input == "flops":
+            return compute_of(df)
+        return df[self.size_column].to_numpy(float), df["n_tokens"].to_numpy(float)
+
+    # -- fitting -------------------------------------------------------------------------------
+    def _step1_spec(self) -> tuple[Any, tuple[float, ...], tuple[list[float], list[float]]]:
+        if self.input == "flops":
+            return compute_loss, STEP1_START_FLOPS, ([0.0] * 3, [200.0, 5.0, 50.0])
+        return chinchilla_loss, STEP1_START_ND, ([0.0] * 5, [200.0, 200.0, 5.0, 5.0, 50.0])
+
+    def _step2_spec(
+        self, S: np.ndarray
+    ) -> tuple[list[tuple[float, ...]], tuple[list[float], list[float]]]:
+        chance = float(np.clip(np.min(S), 0.0, 1.0))
+        starts = [
+            (chance - 1.0, 0.9, 3.0, 1.0),
+            (chance - 1.0, 1.0, 1.0, float(np.median(self._L2))),
+        ]
+        return starts, ([-1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 100.0, 100.0])
+
+    def fit(self, observations: pd.DataFrame) -> TwoStepLadder:
+        validate_params(self)
+        tr = self._trajectories(observations)
+        p1 = self._step1_points(tr)
+        self._x1, self._y1 = self._x(p1), p1["L"].to_numpy(float)
+        self._L2, self._S2 = self._step2_points(tr)
+        f1, s1, b1 = self._step1_spec()
+        loss = f"huber_log:{self.huber_delta}"
+        self.step1_: LawFit = fit_law(f1, self._x1, self._y1, starts=[s1], bounds=b1, loss=loss)
+        starts2, b2 = self._step2_spec(self._S2)
+        self.step2_: LawFit = fit_law(
+            sigmoid_accuracy, self._L2, self._S2, starts=starts2, bounds=b2
+        )
+        self._bounds = (b1, b2)
+        finals = tr.groupby("model").tail(1)
+        self.fit_flops_ = float(
+            np.nansum(compute_of(finals.assign(flops=finals.get("flops", np.nan))))
+        )
+        self.n_points_ = (len(self._y1), len(self._S2))
+        self._draws = self._bootstrap() if self.step1_.ok and self.step2_.ok else []
+        return self
+
+    def _bootstrap(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng(self.random_state)
+        f1 = self._step1_spec()[0]
+        (b1, b2), loss = self._bounds, f"huber_log:{self.huber_delta}"
+        b1a = (np.asarray(b1[0]), np.asarray(b1[1]))
+        b2a = (np.asarray(b2[0]), np.asarray(b2[1]))
+        n1, n2 = len(self._y1), len(self._S2)
+        draws = []
+        for _ in range(self.n_bootstrap):
+            i1 = rng.integers(0, n1, n1)
+            p1 = _one_start(
+                f1,
+                take(self._x1, i1),
+                self._y1[i1],
+                np.array(self.step1_.params),
+                b1a,
+                loss,
+                None,
+                200,
+                "trf",
+            )
+            i2 = rng.integers(0, n2, n2)
+            p2 = _one_start(
+                sigmoid_accuracy,
+                self._L2[i2],
+                self._S2[i2],
+                np.array(self.step2_.params),
+                b2a,
+                "l2",
+                None,
+                500,
+            )
+            if p1 is not None and p2 is not None:
+                draws.append((p1, p2))
+        return draws
+
+    # -- prediction ----------------------------------------------------------------------------
+    def predict(self, targets: pd.DataFrame) -> list[Forecast]:
+        check_is_fitted(self)
+        need = (
+            ["n_params", "n_tokens", "flops"]
+            if self.input == "flops"
+            else [self.size_column, "n_tokens"]
+        )
+        t = target_rows(targets, need, f"{type(self).__name__}.predict")
+        method = "ladder"
+        diag = {
+            "step1": self.step1_.to_dict(),
+            "step2": self.step2_.to_dict(),
+            "fit_flops": self.fit_flops_,
+            "n_points": list(self.n_points_),
+            "intermediate": f"{self.intermediate_benchmark or self.benchmark}/{self.intermediate_metric}",
+            "input": self.input,
+        }
+        if not (self.step1_.ok and self.step2_.ok):
+            bad = self.step1_ if not self.step1_.ok else self.step2_
+            why = f"{bad.law} {bad.status}: {bad.message}"
+            return [
+                failed_forecast(
+                    target=str(m),
+                    benchmark=self.benchmark,
+                    metric=self.metric,
+                    alpha=self.alpha,
+                    method=method,
+                    why=why,
+                    diag=diag,
+                )
+                for m in t["model"]
+            ]
+        f1 = self._step1_spec()[0]
+        x = self._x(t)
+        L = np.atleast_1d(f1(x, *self.step1_.params))
+        S = sigmoid_accuracy(L, *self.step2_.params)
+        rng = np.random.default_rng(self.random_state + 1)
+        out = []
+        for i, m in enumerate(t["model"]):
+            xi = take(x, np.array([i]))
+            d = np.array([sigmoid_accuracy(f1(xi, *p1), *p2)[0] for p1, p2 in self._draws])
+            d = d + residual_noise(self.step2_.residuals, 4, len(d), rng)
+            notes = [f"{self.n_points_[0]} step-1 points, {self.n_points_[1]} step-2 points"]
+            notes += [f.message for f in (self.step1_, self.step2_) if f.message]
+            c = _compute_or_none(t.iloc[[i]])
+            out.append(
+                interval_forecast(
+                    target=str(m),
+                    benchmark=self.benchmark,
+                    metric=self.metric,
+                    point=float(S[i]),
+                    draws=d,
+                    alpha=self.alpha,
+                    method=method,
+                    params={
+                        **{f"s1_{k}": v for k, v in self.step1_.as_dict().items()},
+                        **{f"s2_{k}": v for k, v in self.step2_.as_dict().items()},
+                    },
+                    diagnostics={
+                        **diag,
+                        "predicted_intermediate": float(L[i]),
+                        "fit_flops_fraction": self.fit_flops_ / c if c else None,
+                    },
+                    notes=notes,
+                )
+            )
+        return out
+
+
+def _compute_or_none(row: pd.DataFrame) -> float | None:
+    """The target's compute when its columns allow (for the fit-compute fraction)."""
+    if "n_params" not in row.columns or "n_tokens" not in row.columns:
+        return None
+    c = float(compute_of(row)[0])
+    return c if np.isfinite(c) and c > 0 else None

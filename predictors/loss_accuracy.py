@@ -1,0 +1,272 @@
+"""Gadre et al. 2024 chain (METHODS P1a): loss from (N, M), then task-average error from loss.
+
+Two laws fitted separately and chained: ``L(N, M)`` (:func:`predictors.laws.gadre_loss`, the
+128-start grid, plain least squares) and ``Err(L)`` (:func:`predictors.laws.gadre_error`). Any
+loss column (``loss_benchmark``/``loss_metric``; perplexities are fitted as log-perplexity) and
+any task average or single task (``benchmark``/``metric``; ``acc`` is fitted as ``1 - acc``) work.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from predictors.base import BaseEstimator, Forecast, check_is_fitted, validate_params
+from predictors.laws import (
+    GADRE_LOSS_STARTS,
+    LawFit,
+    _one_start,
+    fit_law,
+    gadre_error,
+    gadre_loss,
+    take,
+)
+from predictors.selection import (
+    as_score,
+    compute_of,
+    failed_forecast,
+    final_checkpoint,
+    interval_forecast,
+    residual_noise,
+    select,
+    target_rows,
+)
+
+
+class GadreChain(BaseEstimator):
+    """Loss law in (N, M) chained with an exponential error law.
+
+    Parameters
+    ----------
+    benchmark : str, default="avg17"
+        The predicted task or task average.
+    metric : str, default="err"
+        ``err`` (fitted directly) or ``acc``/``acc_norm`` (fitted as 1 - acc).
+    loss_benchmark, loss_metric : str, default="c4_val", "loss"
+        The intermediate loss column (``ppl`` is fitted as log-perplexity).
+    loss_fit, error_fit : str or None
+        pandas query expressions choosing each law's fit points among the rows given to ``fit``
+        (None: all of them). The paper's recipe uses different sets for the two laws.
+    error_on_predicted_loss : bool, default=False
+        Fit ``Err`` against the loss law's *predicted* losses at the fit points instead of the
+        measured ones, so that the chain's two errors are fitted consistently.
+    checkpoints : {"final", "all"}, default="final"
+        Use only each model's final checkpoint, or every checkpoint as a point.
+    alpha : float, default=0.1
+        Interval miss rate (0.1: a 90% interval).
+    n_bootstrap : int, default=200
+        Resamples of both laws' fit points; intervals add resampled error-law residuals.
+    random_state : int, default=0
+
+    Attributes
+    ----------
+    loss_fit_, error_fit_ : LawFit
+    fit_flops_ : float
+        Total training compute of the distinct models used by either law.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> n = np.repeat([1e7, 3e7, 1e8, 3e8], 2); m = np.tile([20.0, 80.0], 4)
+    >>> loss = gadre_loss((n, m), 50.0, 80.0, -0.2, 1.8); err = gadre_error(loss, 1.5, 0.5, 0.9)
+    >>> rows = [dict(model=f"m{i}", n_params=n[i], n_tokens=n[i] * m[i], benchmark=b, metric=k,
+    ...              value=v) for i in range(8) for b, k, v in
+    ...         (("c4_val", "loss", loss[i]), ("avg17", "err", err[i]))]
+    >>> est = GadreChain(n_bootstrap=20).fit(pd.DataFrame(rows))
+    >>> f = est.predict(pd.DataFrame([dict(model="big", n_params=1e9, n_tokens=2e10)]))[0]
+    >>> abs(f.point - gadre_error(gadre_loss((1e9, 20.0), 50.0, 80.0, -0.2, 1.8), 1.5, 0.5, 0.9)) < 1e-3
+    True
+    """
+
+    _param_ranges: ClassVar[dict[str, Any]] = {
+        "alpha": (float, 0.0, 1.0),
+        "n_bootstrap": (int, 0, None),
+        "checkpoints": ("final", "all"),
+    }
+
+    def __init__(
+        self,
+        *,
+        benchmark: str = "avg17",
+        metric: str = "err",
+        loss_benchmark: str = "c4_val",
+        loss_metric: str = "loss",
+        loss_fit: str | None = None,
+        error_fit: str | None = None,
+        error_on_predicted_loss: bool = False,
+        checkpoints: str = "final",
+        alpha: float = 0.1,
+        n_bootstrap: int = 200,
+        random_state: int = 0,
+    ) -> None:
+        self.benchmark, self.metric = benchmark, metric
+        self.loss_benchmark, self.loss_metric = loss_benchmark, loss_metric
+        self.loss_fit, self.error_fit = loss_fit, error_fit
+        self.error_on_predicted_loss = error_on_predicted_loss
+        self.checkpoints = checkpoints
+        self.alpha, self.n_bootstrap, self.random_state = alpha, n_bootstrap, random_state
+
+    # -- data --------------------------------------------------------------------------------
+    def _rows(
+        self, obs: pd.DataFrame, benchmark: str, metric: str, query: str | None
+    ) -> pd.DataFrame:
+        rows = select(obs, benchmark, metric, f"{type(self).__name__}.fit")
+        if self.checkpoints == "final":
+            rows = final_checkpoint(rows)
+        if query:
+            rows = rows.query(query, engine="python")
+        if rows.empty:
+            raise ValueError(
+                f"{type(self).__name__}.fit: query {query!r} keeps no {benchmark}/{metric} rows"
+            )
+        return rows
+
+    def fit(self, observations: pd.DataFrame) -> GadreChain:
+        validate_params(self)
+        lrows = self._rows(observations, self.loss_benchmark, self.loss_metric, self.loss_fit)
+        erows = self._rows(observations, self.benchmark, self.metric, self.error_fit)
+        key = ["model", "checkpoint_step"] if "checkpoint_step" in erows.columns else ["model"]
+        all_loss = select(observations, self.loss_benchmark, self.loss_metric, "fit")[
+            [*key, "value"]
+        ]
+        erows = erows.merge(all_loss.rename(columns={"value": "_loss"}), on=key, how="inner")
+        self._lx = (
+            lrows["n_params"].to_numpy(float),
+            (lrows["n_tokens"] / lrows["n_params"]).to_numpy(float),
+        )
+        self._ly = as_score(lrows["value"].to_numpy(), self.loss_metric)
+        self._ex = (
+            erows["n_params"].to_numpy(float),
+            (erows["n_tokens"] / erows["n_params"]).to_numpy(float),
+        )
+        self._el = as_score(erows["_loss"].to_numpy(), self.loss_metric)
+        self._ey = 1.0 - as_score(erows["value"].to_numpy(), self.metric)  # error sense
+        self.loss_fit_ = fit_law(gadre_loss, self._lx, self._ly, starts=GADRE_LOSS_STARTS)
+        self.error_fit_ = self._fit_error(self.loss_fit_.params, self._el)
+        models = pd.concat([lrows, erows])[["model", "n_params", "n_tokens"]].drop_duplicates(
+            "model"
+        )
+        models = models.assign(flops=np.nan)
+        self.fit_flops_ = float(np.nansum(compute_of(models)))
+        self.n_fit_points_ = (len(self._ly), len(self._ey))
+        self._draws = self._bootstrap() if self.loss_fit_.ok and self.error_fit_.ok else None
+        return self
+
+    def _error_inputs(
+        self, loss_params: tuple[float, ...] | np.ndarray, measured: np.ndarray
+    ) -> np.ndarray:
+        if self.error_on_predicted_loss:
+            return gadre_loss(self._ex, *loss_params)
+        return measured
+
+    def _fit_error(self, loss_params: Any, measured: np.ndarray) -> LawFit:
+        if not all(math.isfinite(p) for p in loss_params):
+            return fit_law(gadre_error, np.array([]), np.array([]), starts=[(1, 1, 1)])
+        x = self._error_inputs(loss_params, measured)
+        return fit_law(gadre_error, x, self._ey, starts=[(1.0, 1.0, 1.0)])
+
+    def _bootstrap(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng(self.random_state)
+        draws = []
+        nl, ne = len(self._ly), len(self._ey)
+        for _ in range(self.n_bootstrap):
+            il = rng.integers(0, nl, nl)
+            pl = _one_start(
+                gadre_loss,
+                take(self._lx, il),
+                self._ly[il],
+                np.array(self.loss_fit_.params),
+                None,
+                "l2",
+                None,
+                2000,
+            )
+            if pl is None:
+                continue
+            ie = rng.integers(0, ne, ne)
+            x = (
+                gadre_loss(take(self._ex, ie), *pl)
+                if self.error_on_predicted_loss
+                else self._el[ie]
+            )
+            pe = _one_start(
+                gadre_error,
+                x,
+                self._ey[ie],
+                np.array(self.error_fit_.params),
+                None,
+                "l2",
+                None,
+                2000,
+            )
+            if pe is not None:
+                draws.append((pl, pe))
+        return draws
+
+    # -- prediction ----------------------------------------------------------------------------
+    def predict(self, targets: pd.DataFrame) -> list[Forecast]:
+        check_is_fitted(self)
+        t = target_rows(targets, ["n_params", "n_tokens"], f"{type(self).__name__}.predict")
+        method = "gadre"
+        diag_base = {
+            "loss_fit": self.loss_fit_.to_dict(),
+            "error_fit": self.error_fit_.to_dict(),
+            "fit_flops": self.fit_flops_,
+            "n_fit_points": list(self.n_fit_points_),
+            "loss_column": f"{self.loss_benchmark}/{self.loss_metric}",
+        }
+        out: list[Forecast] = []
+        rng = np.random.default_rng(self.random_state + 1)
+        for _, row in t.iterrows():
+            n, m = float(row["n_params"]), float(row["n_tokens"]) / float(row["n_params"])
+            if not (self.loss_fit_.ok and self.error_fit_.ok):
+                bad = self.loss_fit_ if not self.loss_fit_.ok else self.error_fit_
+                out.append(
+                    failed_forecast(
+                        target=str(row["model"]),
+                        benchmark=self.benchmark,
+                        metric=self.metric,
+                        alpha=self.alpha,
+                        method=method,
+                        why=f"{bad.law} {bad.status}: {bad.message}",
+                        diag=diag_base,
+                    )
+                )
+                continue
+            loss = float(gadre_loss((n, m), *self.loss_fit_.params))
+            err = float(gadre_error(loss, *self.error_fit_.params))
+            draws = np.array(
+                [gadre_error(gadre_loss((n, m), *pl), *pe) for pl, pe in self._draws or []]
+            )
+            draws = draws + residual_noise(self.error_fit_.residuals, 3, len(draws), rng)
+            notes = [
+                f"{self.n_fit_points_[0]} loss-law and {self.n_fit_points_[1]} error-law points"
+            ]
+            notes += [f.message for f in (self.loss_fit_, self.error_fit_) if f.message]
+            diag = {
+                **diag_base,
+                "predicted_loss": loss,
+                "n_bootstrap_ok": len(draws),
+                "fit_flops_fraction": self.fit_flops_ / (6 * n * n * m),
+            }
+            score = 1.0 - err  # accuracy sense; interval_forecast maps back to self.metric
+            f = interval_forecast(
+                target=str(row["model"]),
+                benchmark=self.benchmark,
+                metric=self.metric,
+                point=score,
+                draws=1.0 - draws,
+                alpha=self.alpha,
+                method=method,
+                params={
+                    **self.loss_fit_.as_dict(),
+                    **{f"err_{k}": v for k, v in self.error_fit_.as_dict().items()},
+                },
+                diagnostics=diag,
+                notes=notes,
+            )
+            out.append(f)
+        return out
