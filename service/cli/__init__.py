@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+import service.cli.backtest_cmd as backtest_cmd
+import service.cli.densing_cmd as densing_cmd
+import service.cli.forecast_cmd as forecast_cmd
 from service.cli import db_cmd, demo_cmd, keys_cmd, schedule_cmd, serve_cmd, worker_cmd
 
 app = typer.Typer(
@@ -14,6 +17,9 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 # Command registrations (one line per command module) go below.
+app.command("backtest")(backtest_cmd.backtest)
+app.command("forecast")(forecast_cmd.forecast)
+app.command("densing")(densing_cmd.densing)
 app.command("worker")(worker_cmd.worker)
 app.add_typer(schedule_cmd.app, name="schedule")
 app.command("serve")(serve_cmd.serve)

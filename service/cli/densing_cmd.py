@@ -1,0 +1,83 @@
+"""``capcast densing``: capacity density of models relative to a reference family, and its trend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+
+from predictors.densing import DensityReference, density_table, fit_densing_law, plot_densing
+from service.cli.backtest_cmd import load_observations
+from service.cli.common import emit_json, err_console, fail
+
+
+def densing(
+    observations: Path | None = typer.Option(None, "--observations", help="Observations file."),
+    from_db: bool = typer.Option(False, "--from-db", help="Read observations from the database."),
+    reference_family: str = typer.Option(
+        ..., "--reference-family", help="Family the density is relative to."
+    ),
+    benchmark: str = typer.Option(
+        ..., "--benchmark", help="Score benchmark, e.g. 'winogrande@5shot'."
+    ),
+    metric: str = typer.Option("acc", "--metric"),
+    loss_benchmark: str = typer.Option(..., "--loss-benchmark", help="Loss column benchmark."),
+    loss_metric: str = typer.Option(
+        "loss", "--loss-metric", help="loss, bpb, or ppl (fitted in log)."
+    ),
+    size_column: str = typer.Option("n_params", "--size-column"),
+    alpha: float = typer.Option(0.1, "--alpha"),
+    plot: Path | None = typer.Option(None, "--plot", help="Save the densing plot (PNG) here."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Fit the reference family's curves, compute every other model's density, fit the densing law.
+
+    Target models are the final rows of --benchmark/--metric outside the reference family that
+    have a release_date.
+    """
+    if (observations is None) == (not from_db):
+        fail("give exactly one of --observations FILE or --from-db")
+    obs = load_observations(observations)
+    ref = DensityReference(
+        reference_family=reference_family,
+        benchmark=benchmark,
+        metric=metric,
+        loss_benchmark=loss_benchmark,
+        loss_metric=loss_metric,
+        size_column=size_column,
+    )
+    try:
+        ref.fit(obs)
+    except ValueError as exc:
+        fail(str(exc))
+    t = obs[
+        (obs["family"] != reference_family)
+        & (obs["benchmark"] == benchmark)
+        & (obs["metric"] == metric)
+    ]
+    t = t[t["release_date"].notna()].drop_duplicates("model", keep="last")
+    models = pd.DataFrame(
+        {
+            "model": t["model"],
+            "n_params": t[size_column].astype(float),
+            "release_date": pd.to_datetime(t["release_date"]),
+            "score": t["value"].astype(float),
+        }
+    )
+    table = density_table(ref, models)
+    try:
+        result = fit_densing_law(table, ref.describe(), alpha=alpha)
+    except ValueError as exc:
+        fail(
+            f"{exc} (reference fits: {ref.loss_fit_.status}/{ref.score_fit_.status}; "
+            f"{int(np.isfinite(table['density']).sum())} of {len(table)} targets invertible)"
+        )
+    if plot is not None:
+        plot_densing(result).savefig(plot, dpi=150)
+        err_console.print(f"plot written to {plot}")
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        typer.echo(result.summary())
