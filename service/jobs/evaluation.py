@@ -1,0 +1,99 @@
+"""The ``evaluation`` job: run :func:`evals.runner.run_eval` under the job's lease.
+
+run_eval is resumable (an eval run is keyed by model identity and config hash, and item results
+are unique per run and item), so a job re-claimed after its worker died simply calls it again and
+continues from the rows already written. Progress goes to the job row; every progress report is
+also a checkpoint where a cancel request or a graceful stop interrupts the run.
+
+With ``payload.ray_address`` the items fan out over a Ray cluster (:mod:`evals.distributed`),
+one engine per actor; the rows written are the same as a local run's.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from db.session import session_factory
+from service.jobs.worker import JobContext
+
+#: Write progress at most this often (seconds): it also renews the lease, which is cheap.
+PROGRESS_EVERY = 0.5
+
+
+def _fraction(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[float | None, dict]:
+    """Read ``progress(done, total)``, ``progress(fraction)`` or keyword forms into (fraction, detail)."""
+    detail = {k: v for k, v in kwargs.items() if isinstance(v, str | int | float | bool)}
+    nums = [a for a in args if isinstance(a, numbers.Real)]
+    done = kwargs.get("done", nums[0] if nums else None)
+    total = kwargs.get("total", nums[1] if len(nums) > 1 else None)
+    if done is None:
+        return None, detail
+    if total:
+        detail.update(done=done, total=total)
+        return float(done) / float(total), detail
+    return float(done), detail
+
+
+def _progress_callback(ctx: JobContext):
+    import time
+
+    last = [0.0]
+
+    def progress(*args: Any, **kwargs: Any) -> None:
+        fraction, detail = _fraction(args, kwargs)
+        now = time.monotonic()
+        final = fraction is not None and fraction >= 1.0
+        if now - last[0] >= PROGRESS_EVERY or final:
+            last[0] = now
+            ctx.progress(fraction if fraction is not None else 0.0, **detail)
+        else:
+            ctx.checkpoint()
+
+    return progress
+
+
+def evaluate(ctx: JobContext) -> dict[str, Any]:
+    p = ctx.payload
+    missing = [k for k in ("model_path", "task_path", "mode") if not p.get(k)]
+    if missing:
+        raise ValueError(f"evaluation job {ctx.job.id}: payload lacks {', '.join(missing)}")
+    ctx.progress(0.0, stage="loading engine")
+    kwargs: dict[str, Any] = {
+        "session_factory": session_factory(ctx.engine),
+        "model_path": p["model_path"],
+        "task_path": p["task_path"],
+        "mode": p["mode"],
+        "engine": p.get("engine", "vllm"),
+        "config": dict(p.get("config") or {}),
+        "progress": _progress_callback(ctx),
+    }
+    if p.get("ray_address"):
+        from evals.distributed import run_eval_distributed
+
+        result = run_eval_distributed(
+            address=p["ray_address"],
+            n_actors=p.get("ray_actors"),
+            engine_opts=dict(p.get("engine_opts") or {}),
+            **kwargs,
+        )
+    else:
+        from evals.runner import run_eval
+
+        result = run_eval(**kwargs)
+    ctx.checkpoint()
+    return _summary(result)
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    if hasattr(result, "to_dict"):
+        return dict(result.to_dict())
+    if hasattr(result, "__dataclass_fields__"):
+        import dataclasses
+
+        return {
+            k: v
+            for k, v in dataclasses.asdict(result).items()
+            if isinstance(v, str | int | float | bool | None | dict | list)
+        }
+    return {"result": str(result)}
