@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -184,7 +185,9 @@ def fit_mapping(
         w[0] = w[-1] = 100.0  # pins the spline to (0, 0) and (1, 1)
         s = float(np.sum((y - y.mean()) ** 2))
         for _ in range(60):
-            spl = UnivariateSpline(x, y, w=w, k=3, s=s)
+            with warnings.catch_warnings():  # FITPACK warns when s is tiny; RMSE is checked below
+                warnings.simplefilter("ignore", UserWarning)
+                spl = UnivariateSpline(x, y, w=w, k=3, s=s)
             rmse = float(np.sqrt(np.mean((spl(x) - y) ** 2)))
             if rmse < rmse_target or s < 1e-14:
                 break

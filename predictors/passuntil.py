@@ -284,7 +284,7 @@ class PassUntilForecaster(BaseEstimator):
                 "points": self.points_.reset_index(names="model").to_dict(orient="records"),
                 "sigma": self.line_.sigma,
                 "curvature": self.curvature_.to_dict(),
-                "n_bootstrap": int(len(boot)),
+                "n_bootstrap": len(boot),
             },
             notes=tuple(notes),
         )
