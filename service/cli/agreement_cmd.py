@@ -32,23 +32,25 @@ LOWER_IS_BETTER_SOURCES = ("helm_airbench_240916", "llm_trustworthy_241001")
 
 
 def read_benchbench_dir(root: Path) -> pd.DataFrame:
-    """The current benchbench catalogue (``benchmarks/*.csv``, wide) as long scores.
+    """The current benchbench catalogue as long scores: every table under ``benchmarks/``.
 
-    Uses the importer's converter when it exists (``db.importers.benchbench``), else reads the
-    files here. Columns: benchmark, model, score, source, higher_is_better.
+    ``benchmarks/`` is the catalogue the reference package loads at the pinned commit (40 wide
+    tables, 83 scenario columns); ``benchmarks_old/`` and ``historical/`` are earlier snapshots of
+    the same leaderboards (and hold the mislabelled ``chatbot_arena_240829``), so they are left out.
+    Uses the importer's converter (``db.importers.benchbench``) when ``root`` is the data folder,
+    else reads ``root/*.csv`` here. Columns: benchmark, model, score, source, higher_is_better.
     """
-    folder = root / "benchmarks" if (root / "benchmarks").is_dir() else root
-    try:
-        from db.importers.benchbench import benchbench_scores  # type: ignore[import-not-found]
-    except ImportError:
-        benchbench_scores = None
-    if benchbench_scores is not None:
-        df = benchbench_scores(folder)
-        df = df.rename(columns={"scenario": "benchmark", "source_file": "source"})
-        df["source"] = df["source"].map(lambda s: Path(str(s)).stem)
-        return df[["benchmark", "model", "score", "source", "higher_is_better"]]
+    if (root / "benchmarks").is_dir():
+        from db.importers.benchbench import benchbench_scores
+
+        df = benchbench_scores(root)
+        df = df[df["source_file"].str.startswith("benchbench/benchmarks/")]
+        df = df.rename(columns={"scenario": "benchmark"})
+        df["source"] = df["source_file"].map(lambda s: Path(str(s)).stem)
+        cols = ["benchmark", "model", "score", "source", "higher_is_better"]
+        return df[cols].reset_index(drop=True)
     frames = []
-    for path in sorted(folder.glob("*.csv")):
+    for path in sorted(root.glob("*.csv")):
         wide = pd.read_csv(path, na_values=["-", ""])
         wide = wide.rename(columns={wide.columns[0]: "model"})
         if "scenario" in wide.columns:
@@ -59,7 +61,7 @@ def read_benchbench_dir(root: Path) -> pd.DataFrame:
         long["higher_is_better"] = not path.stem.startswith(LOWER_IS_BETTER_SOURCES)
         frames.append(long.dropna(subset=["score"]))
     if not frames:
-        fail(f"{folder}: no CSV files")
+        fail(f"{root}: no CSV files")
     return pd.concat(frames, ignore_index=True)
 
 
