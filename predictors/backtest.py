@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from predictors.base import BaseEstimator, Forecast, clone, require_columns
-from predictors.selection import final_checkpoint
+from predictors.selection import final_checkpoint, task_level
 
 ROW_COLUMNS = (
     "model",
@@ -112,7 +112,7 @@ def backtest(
     overlap = set(actual["model"]) & set(train["model"])
     if overlap:
         raise ValueError(f"backtest: models in both splits: {sorted(overlap)[:5]}")
-    actual = final_checkpoint(actual)
+    actual = final_checkpoint(task_level(actual))
     est = clone(estimator).fit(train)
     targets = actual[[c for c in TARGET_COLUMNS if c in actual.columns]].reset_index(drop=True)
     forecasts = est.predict(targets)

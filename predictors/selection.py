@@ -26,13 +26,28 @@ def select(obs: pd.DataFrame, benchmark: str, metric: str, where: str) -> pd.Dat
     """Rows of one benchmark/metric with a finite value; ValueError naming what is missing."""
     require_columns(obs, ["model", "benchmark", "metric", "value"], where)
     rows = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
-    rows = rows[np.isfinite(rows["value"].astype(float))]
+    rows = task_level(rows[np.isfinite(rows["value"].astype(float))])
     if rows.empty:
         have = sorted(set(zip(obs["benchmark"], obs["metric"], strict=True)))[:20]
         raise ValueError(
             f"{where}: no rows with benchmark={benchmark!r} metric={metric!r}; some present: {have}"
         )
     return rows.copy()
+
+
+def task_level(rows: pd.DataFrame) -> pd.DataFrame:
+    """Task-level rows: per-item rows (``item`` set, as COD and PassUntil consume) are left out
+    when task-level rows exist, else averaged per model and checkpoint into task-level rows."""
+    if "item" not in rows.columns or rows["item"].isna().all():
+        return rows
+    task = rows[rows["item"].isna()]
+    if not task.empty:
+        return task
+    keys = [c for c in ("model", "checkpoint_step", "benchmark", "metric") if c in rows.columns]
+    per_item = rows.assign(checkpoint_step=rows.get("checkpoint_step", np.nan))
+    mean = per_item.groupby(keys, dropna=False)["value"].mean().rename("value")
+    first = per_item.drop(columns=["value", "item"]).groupby(keys, dropna=False).first()
+    return first.join(mean).reset_index().assign(item=np.nan)
 
 
 def final_checkpoint(rows: pd.DataFrame) -> pd.DataFrame:
