@@ -7,6 +7,7 @@ import typer
 import service.cli.backtest_cmd as backtest_cmd
 import service.cli.densing_cmd as densing_cmd
 import service.cli.forecast_cmd as forecast_cmd
+import service.cli.import_cmd as import_cmd
 from service.cli import db_cmd, demo_cmd, keys_cmd, schedule_cmd, serve_cmd, worker_cmd
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.add_typer(schedule_cmd.app, name="schedule")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(keys_cmd.app, name="keys")
 app.command("demo")(demo_cmd.demo)
+app.add_typer(import_cmd.app, name="import")
 
 
 def main() -> None:
