@@ -58,6 +58,8 @@ def batch_frame(batch: MeasurementBatch) -> pd.DataFrame:
     for col in ("n_params", "n_params_nonembed", "n_tokens", "flops", "value", "stderr"):
         frame[col] = frame[col].astype(float)
     frame["checkpoint_step"] = frame["checkpoint_step"].astype("Int64")
+    # compute at the row's checkpoint when the dashboard sent size and tokens but no FLOPs
+    frame["flops"] = frame["flops"].fillna(6.0 * frame["n_params"] * frame["n_tokens"])
     return frame
 
 
