@@ -91,7 +91,10 @@ def main() -> None:
     t_vec_all, _ = run_vectorised(jobs)
     t_vec, vec = run_vectorised(sample)
     t_sci, sci = run_scipy(sample)
-    diffs = [np.nanmax(np.abs(v - s)) if np.isfinite(v).any() else 0.0 for v, s in zip(vec, sci, strict=True)]
+    diffs = [
+        np.nanmax(np.abs(v - s)) if np.isfinite(v).any() else 0.0
+        for v, s in zip(vec, sci, strict=True)
+    ]
     same_nan = all((np.isnan(v) == np.isnan(s)).all() for v, s in zip(vec, sci, strict=True))
     n_tau = sum(len(v) for v in vec)
     scale = len(jobs) / len(sample)

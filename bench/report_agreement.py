@@ -26,6 +26,7 @@ from predictors.agreement import (
     AgreementTester,
     AgreementWarning,
     aggregate_reference,
+    all_pairs_agreement,
     pair_agreement,
     prepare_scores,
 )
@@ -67,6 +68,29 @@ def leave_one_out_shift(scores: pd.DataFrame, ref: list[str]) -> float:
     return float(np.median(shifts))
 
 
+def reference_swap_shift(scores: pd.DataFrame, ref: list[str]) -> float:
+    """Median |tau(B, R_i) - tau(B, R_j)| over benchmarks B and pairs of single references."""
+    matrix, _, _ = prepare_scores(scores)
+    shifts = []
+    for b in matrix.columns:
+        taus = [pair_agreement(matrix[b], matrix[r])[0]["mean"] for r in ref if r != b]
+        taus = [t for t in taus if np.isfinite(t)]
+        shifts += [abs(x - y) for i, x in enumerate(taus) for y in taus[i + 1 :]]
+    return float(np.median(shifts))
+
+
+def all_pairs_granularity(scores: pd.DataFrame, args) -> tuple[float, float]:
+    """Mean tau over every benchmark pair at 5 models: random subsets vs adjacent windows."""
+    matrix, _, _ = prepare_scores(scores)
+    res = all_pairs_agreement(
+        matrix, sizes=[5], strategies=["random", "adjacent"],
+        options={"n_exps": args.n_exps, "seed": args.seed},
+    )  # fmt: skip
+    res = res[~res["refused"]]
+    means = res.groupby("strategy")["mean"].mean()
+    return float(means["random"]), float(means["adjacent"])
+
+
 def anchors(scores: pd.DataFrame, args) -> list[str]:
     lines = [
         "| quantity | METHODS P5 anchor | holistic-6 | holistic-7 |",
@@ -77,7 +101,9 @@ def anchors(scores: pd.DataFrame, args) -> list[str]:
 
     def cell(k: str, strategy: str, size: int, col: str) -> str:
         s = spreads[k]
-        return f"{s.loc[(strategy, size), col]:.3f} ({int(s.loc[(strategy, size), 'n_benchmarks'])})"
+        return (
+            f"{s.loc[(strategy, size), col]:.3f} ({int(s.loc[(strategy, size), 'n_benchmarks'])})"
+        )
 
     for size, anchor in ((5, "≈ 0.25"), (10, "0.12–0.13"), (20, "0.055–0.065")):
         lines.append(f"| s.d. of τ over random subsets, {size} models (benchmarks) | {anchor} | "
@@ -86,13 +112,23 @@ def anchors(scores: pd.DataFrame, args) -> list[str]:
                  f"{cell('7', 'random', 5, 'mean')} |")  # fmt: skip
     lines.append(f"| mean τ, adjacent windows of 5 | 0.16–0.19 | {cell('6', 'adjacent', 5, 'mean')} "
                  f"| {cell('7', 'adjacent', 5, 'mean')} |")  # fmt: skip
-    pear = {k: fit(scores, ref, args, "pearson") for k, ref in (("6", HOLISTIC_6), ("7", HOLISTIC_7))}
-    gap = {k: float((pear[k].table_["agreement"] - fits[k].table_["agreement"]).mean()) for k in fits}
+    pear = {
+        k: fit(scores, ref, args, "pearson") for k, ref in (("6", HOLISTIC_6), ("7", HOLISTIC_7))
+    }
+    gap = {
+        k: float((pear[k].table_["agreement"] - fits[k].table_["agreement"]).mean()) for k in fits
+    }
     lines.append(f"| Pearson − Kendall, all shared models (mean) | ≈ +0.1 | {gap['6']:+.3f} | "
                  f"{gap['7']:+.3f} |")  # fmt: skip
     loo = {k: leave_one_out_shift(scores, ref) for k, ref in (("6", HOLISTIC_6), ("7", HOLISTIC_7))}
     lines.append(f"| median abs(Δτ) dropping one reference benchmark | 0.24 | {loo['6']:.3f} | "
                  f"{loo['7']:.3f} |")  # fmt: skip
+    swap = reference_swap_shift(scores, HOLISTIC_6)
+    lines.append(f"| median abs(Δτ) swapping one single reference benchmark for another | 0.24 | "
+                 f"{swap:.3f} | (same) |")  # fmt: skip
+    rnd, adj = all_pairs_granularity(scores, args)
+    lines.append(f"| every benchmark pair, mean τ at 5 models: random / adjacent | 0.36–0.43 / "
+                 f"0.16–0.19 | {rnd:.3f} / {adj:.3f} | (no aggregate) |")  # fmt: skip
     n_agg = {k: t.n_aggregate_models_ for k, t in fits.items()}
     lines.append(f"| models in the aggregate (min appearances 2) | | {n_agg['6']} | {n_agg['7']} |")
     return lines, fits["6"]

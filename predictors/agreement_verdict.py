@@ -26,7 +26,12 @@ def verdict(name: str, row: pd.Series, tester: Any) -> str:
         )
     z = row["z"]
     parts = []
-    if tau < 0:
+    if tau < 0 and name in getattr(tester, "flipped_", []):
+        parts.append(
+            f"Ranks models against the aggregate (agreement {tau:+.2f}) after being flipped as "
+            "lower-is-better: the source's direction is probably listed wrongly; check it."
+        )
+    elif tau < 0:
         parts.append(
             f"Ranks models against the aggregate (agreement {tau:+.2f}): check the score "
             "direction (is lower better?) before anything else."
