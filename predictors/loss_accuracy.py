@@ -59,6 +59,9 @@ class GadreChain(BaseEstimator):
         Interval miss rate (0.1: a 90% interval).
     n_bootstrap : int, default=200
         Resamples of both laws' fit points; intervals add resampled error-law residuals.
+    bootstrap : {"pairs", "residuals"}, default="pairs"
+        Resample fit points (pairs), or keep the inputs and resample the fit's residuals
+        (steadier when a law has few more points than parameters).
     random_state : int, default=0
 
     Attributes
@@ -84,6 +87,7 @@ class GadreChain(BaseEstimator):
     _param_ranges: ClassVar[dict[str, Any]] = {
         "alpha": (float, 0.0, 1.0),
         "n_bootstrap": (int, 0, None),
+        "bootstrap": ("pairs", "residuals"),
         "checkpoints": ("final", "all"),
     }
 
@@ -100,8 +104,10 @@ class GadreChain(BaseEstimator):
         checkpoints: str = "final",
         alpha: float = 0.1,
         n_bootstrap: int = 200,
+        bootstrap: str = "pairs",
         random_state: int = 0,
     ) -> None:
+        self.bootstrap = bootstrap
         self.benchmark, self.metric = benchmark, metric
         self.loss_benchmark, self.loss_metric = loss_benchmark, loss_metric
         self.loss_fit, self.error_fit = loss_fit, error_fit
@@ -168,40 +174,32 @@ class GadreChain(BaseEstimator):
         x = self._error_inputs(loss_params, measured)
         return fit_law(gadre_error, x, self._ey, starts=[(1.0, 1.0, 1.0)])
 
+    def _resample(
+        self, x: Any, y: np.ndarray, fit: LawFit, rng: np.random.Generator
+    ) -> tuple[Any, np.ndarray]:
+        """One bootstrap sample: resampled (x, y) pairs, or fitted values plus resampled residuals."""
+        n = len(y)
+        if self.bootstrap == "pairs":
+            i = rng.integers(0, n, n)
+            return take(x, i), y[i]
+        r = np.asarray(fit.residuals)  # prediction - y
+        scaled = r * np.sqrt(n / max(n - len(fit.params), 1))
+        return x, (y + r) + rng.choice(scaled, n, replace=True)
+
     def _bootstrap(self) -> list[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(self.random_state)
         draws = []
-        nl, ne = len(self._ly), len(self._ey)
         for _ in range(self.n_bootstrap):
-            il = rng.integers(0, nl, nl)
-            pl = _one_start(
-                gadre_loss,
-                take(self._lx, il),
-                self._ly[il],
-                np.array(self.loss_fit_.params),
-                None,
-                "l2",
-                None,
-                2000,
-            )
+            lx, ly = self._resample(self._lx, self._ly, self.loss_fit_, rng)
+            p0 = np.array(self.loss_fit_.params)
+            pl = _one_start(gadre_loss, lx, ly, p0, None, "l2", None, 2000)
             if pl is None:
                 continue
-            ie = rng.integers(0, ne, ne)
-            x = (
-                gadre_loss(take(self._ex, ie), *pl)
-                if self.error_on_predicted_loss
-                else self._el[ie]
-            )
-            pe = _one_start(
-                gadre_error,
-                x,
-                self._ey[ie],
-                np.array(self.error_fit_.params),
-                None,
-                "l2",
-                None,
-                2000,
-            )
+            # with predicted losses as inputs, the loss law's uncertainty moves the error law's x
+            el = gadre_loss(self._ex, *pl) if self.error_on_predicted_loss else self._el
+            ex, ey = self._resample(el, self._ey, self.error_fit_, rng)
+            p0 = np.array(self.error_fit_.params)
+            pe = _one_start(gadre_error, ex, ey, p0, None, "l2", None, 2000)
             if pe is not None:
                 draws.append((pl, pe))
         return draws
