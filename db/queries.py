@@ -48,3 +48,24 @@ def fetch_observations(
         )
         df = df[(step == last) | df["checkpoint_step"].isna()].reset_index(drop=True)
     return df
+
+
+#: Tables an import may write, in dependency order.
+IMPORT_TABLES = (
+    "model_family",
+    "model",
+    "benchmark",
+    "measurement",
+    "item",
+    "eval_run",
+    "item_result",
+    "choice_score",
+)
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    """Row count of every table an import writes (tests compare these before and after)."""
+    return {
+        t: int(session.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
+        for t in IMPORT_TABLES
+    }
