@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from predictors.agreement import AgreementTester, AgreementWarning
+from predictors.agreement import (
+    ALL,
+    STRATEGIES,
+    AgreementTester,
+    AgreementWarning,
+    pair_agreement,
+    prepare_scores,
+)
 from predictors.names import match_report, normalise_names
 from service.cli.common import emit_json, err_console, fail
 
@@ -78,20 +85,40 @@ def read_scores_file(path: Path) -> pd.DataFrame:
     return df
 
 
-def read_scores_db() -> pd.DataFrame:
-    """Every final-checkpoint score in the database (the ``model_scores`` view)."""
+#: Metrics where a smaller number is better, whatever the benchmark row says.
+LOWER_IS_BETTER_METRICS = ("err", "loss", "bpb", "brier")
+
+
+def read_scores_db(url: str, *, metric: str | None = None) -> pd.DataFrame:
+    """Every final-checkpoint score in the database (``model_scores``), with its direction.
+
+    A benchmark measured with several metrics becomes one column per metric (``name:metric``)
+    unless ``metric`` picks one.
+    """
     from sqlalchemy import text
 
-    from db.config import get_settings
     from db.session import make_engine
 
-    engine = make_engine(get_settings().database_url)
-    with engine.connect() as conn:
-        df = pd.read_sql(text("SELECT * FROM model_scores"), conn)
-    engine.dispose()
-    df = df.rename(columns={"value": "score"})
-    if "source" not in df.columns:
-        df["source"] = "database"
+    sql = (
+        "SELECT ms.model, ms.benchmark, ms.metric, ms.value AS score, ms.source, "
+        "b.higher_is_better FROM model_scores ms JOIN benchmark b ON b.name = ms.benchmark"
+    )
+    params = {}
+    if metric is not None:
+        sql += " WHERE ms.metric = :metric"
+        params["metric"] = metric
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            df = pd.read_sql(text(sql), conn, params=params)
+    finally:
+        engine.dispose()
+    df["higher_is_better"] = df["higher_is_better"].astype(bool) & ~df["metric"].isin(
+        LOWER_IS_BETTER_METRICS
+    )
+    several = df.groupby("benchmark")["metric"].transform("nunique") > 1
+    df.loc[several, "benchmark"] = df["benchmark"] + ":" + df["metric"]
+    df["source"] = df["source"].fillna("").replace("", "database")
     return df
 
 
@@ -109,6 +136,22 @@ def resolve_reference(spec: str, extra: str | None, benchmarks: list[str]) -> tu
     return found, missing
 
 
+def pair_result(scores: pd.DataFrame, pair: str, sizes: list[int], opts: dict) -> dict:
+    """Agreement of two named benchmarks at every size, random and adjacent (sorted by B)."""
+    names = [p.strip() for p in pair.split(",")]
+    matrix, flipped, _ = prepare_scores(scores)
+    lower = {c.lower(): c for c in matrix.columns}
+    if len(names) != 2 or any(n.lower() not in lower for n in names):
+        fail(f"--pair {pair!r}: expected two of the benchmarks in the data, e.g. {list(lower)[:5]}")
+    a, b = (lower[n.lower()] for n in names)
+    recs = pair_agreement(
+        matrix[a], matrix[b], sizes=[*sizes, ALL], strategies=STRATEGIES, options=opts
+    )
+    recs = [r for r in recs if r["size"] != ALL or r["strategy"] == "random"]
+    return {"benchmark": a, "reference": b, "flipped": [x for x in (a, b) if x in flipped],
+            "results": recs}  # fmt: skip
+
+
 def agreement(
     data: Annotated[Path | None, typer.Option(help="benchbench dir, or a scores file")] = None,
     reference: Annotated[str, typer.Option(help="'aggregate' (holistic) or names")] = "aggregate",
@@ -118,11 +161,18 @@ def agreement(
     seed: Annotated[int, typer.Option()] = 0,
     method: Annotated[str, typer.Option(help="kendall or pearson")] = "kendall",
     min_appearances: Annotated[int | None, typer.Option()] = None,
+    metric: Annotated[str | None, typer.Option(help="database only: one metric")] = None,
+    pair: Annotated[str | None, typer.Option(help="'A,B': agreement of two benchmarks")] = None,
+    database_url: Annotated[str | None, typer.Option(help="default: CAPCAST_DATABASE_URL")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
 ) -> None:
     """Agreement of every benchmark with an aggregate reference: tau, z-scores and verdicts."""
     if data is None:
-        scores = read_scores_db()
+        from db.config import get_settings
+
+        scores = read_scores_db(database_url or get_settings().database_url, metric=metric)
+        if scores.empty:
+            fail("no scores in the database; import some or pass --data")
     elif data.is_dir():
         scores = read_benchbench_dir(data)
     elif data.is_file():
@@ -135,6 +185,10 @@ def agreement(
         fail(f"--sizes {sizes!r}: expected comma-separated integers")
     scores, kept_apart = normalise_names(scores)
     names = match_report(scores, kept_apart=kept_apart)
+    if pair is not None:
+        emit_json(pair_result(scores, pair, size_list, {"n_exps": n_exps, "seed": seed,
+                                                         "method": method}))  # fmt: skip
+        return
     ref, missing = resolve_reference(
         reference, reference_benchmarks, sorted(scores.benchmark.unique())
     )

@@ -256,3 +256,34 @@ def test_benchbench_catalogue_shows_granularity_effects(shared_data) -> None:
     assert spread.loc[("adjacent", 5), "mean"] < spread.loc[("random", 5), "mean"] - 0.1
     # the safety leaderboard listed as lower-is-better is flipped
     assert "trustworthy" in t.flipped_
+
+
+def test_cli_prints_the_full_result_as_json_from_a_scores_file(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    path = tmp_path / "scores.csv"
+    _catalogue().to_csv(path, index=False)
+    runner = CliRunner()
+    args = ["agreement", "--data", str(path), "--reference-benchmarks", "R1,R2,Missing"]
+    res = runner.invoke(app, [*args, "--sizes", "5,10", "--n-exps", "20", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["reference_benchmarks"] == ["R1", "R2"]
+    assert out["reference_requested_but_missing"] == ["Missing"]
+    assert out["lower_is_better_flipped"] == ["errors"]
+    rows = {r["benchmark"]: r for r in out["benchmarks"]}
+    assert rows["errors"]["agreement"] > 0.5 and rows["tiny"]["agreement"] is None
+    assert {r["size"] for r in out["results"]} == {0, 5, 10}
+    pair = runner.invoke(app, ["agreement", "--data", str(path), "--pair", "good,R1",
+                               "--sizes", "5", "--n-exps", "10"])  # fmt: skip
+    assert pair.exit_code == 0, pair.output
+    recs = json.loads(pair.stdout)["results"]
+    assert [(r["strategy"], r["size"]) for r in recs] == [
+        ("random", 5), ("adjacent", 5), ("random", 0)
+    ]  # fmt: skip
+    bad = runner.invoke(app, ["agreement", "--data", str(path), "--reference-benchmarks", "X"])
+    assert bad.exit_code == 2 and "X" in bad.output
