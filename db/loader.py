@@ -84,6 +84,12 @@ def _none(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+def _line(lines: np.ndarray, pos: int) -> int | None:
+    """The input line of row ``pos``; None where the source has no lines (JSON documents)."""
+    line = int(lines[pos])
+    return line if line > 0 else None
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
@@ -120,11 +126,11 @@ def load_observations(
         pos = int(np.flatnonzero(df["item"].notna().to_numpy())[0])
         raise ImportValidationError(
             origin,
-            int(lines[pos]),
+            _line(lines, pos),
             "item",
             "an empty item (per-item results are imported with `capcast import lm-eval`)",
             df["item"].iat[pos],
-            row=pos + 1,
+            row=pos + 1 if _line(lines, pos) else None,
         )
     family_ids = _families(session, df, report)
     keep = model_conflicts == "keep"
@@ -196,11 +202,11 @@ def _models(
                 shown = "family " + repr(fam) if attr == "family_id" else new
                 raise ImportValidationError(
                     origin,
-                    int(lines[pos]),
+                    _line(lines, pos),
                     "family" if attr == "family_id" else attr,
                     f"{_stored(session, attr, old)} as already stored for model {name!r}",
                     shown,
-                    row=pos + 1,
+                    row=pos + 1 if _line(lines, pos) else None,
                 )
         if changes:
             updates.append({"id": stored[name][1], **changes})
@@ -254,12 +260,12 @@ def _benchmarks(
         close = difflib.get_close_matches(name, known, n=3)
         raise ImportValidationError(
             origin,
-            int(lines[pos]),
+            _line(lines, pos),
             "benchmark",
             "a benchmark already in the database"
             + (f" (did you mean {', '.join(close)}?)" if close else ""),
             name,
-            row=pos + 1,
+            row=pos + 1 if _line(lines, pos) else None,
             detail="unknown benchmark name",
         )
     if new:
@@ -319,13 +325,13 @@ def _measurements(
         else:
             raise ImportValidationError(
                 origin,
-                int(lines[pos]),
+                _line(lines, pos),
                 "value",
                 f"{old} as already stored for model {df['model'].iat[pos]!r}, benchmark "
                 f"{df['benchmark'].iat[pos]!r}, metric {metrics[pos]!r}, checkpoint_step "
                 f"{'empty' if step_key[pos] < 0 else step_key[pos]}, source {sources[pos]!r}",
                 values[pos],
-                row=pos + 1,
+                row=pos + 1 if _line(lines, pos) else None,
                 detail="a different value for a stored measurement; delete it first to replace it",
             )
     if not new_pos:

@@ -222,17 +222,21 @@ class _Checker:
         if not mask.any():
             return
         pos = int(np.flatnonzero(mask)[0])
-        line = int(self.lines[pos])
-        if self.best is None or (self.best.line or 0) > line:
+        if self.best is None or (self.best.row or 0) > pos + 1:
             got = values.iloc[pos]
             got = "empty" if _is_empty(got) else got
-            self.best = ImportValidationError(
-                self.file_at(pos), line, column, expected, got, row=pos + 1
-            )
+            self.best = self.error(pos, column, expected, got)
 
     def error(self, pos: int, column: str, expected: str, got: Any) -> ImportValidationError:
+        """Line 0 means "no line" (rows converted from JSON): the file alone is named."""
+        line = int(self.lines[pos])
         return ImportValidationError(
-            self.file_at(pos), int(self.lines[pos]), column, expected, got, row=pos + 1
+            self.file_at(pos),
+            line if line > 0 else None,
+            column,
+            expected,
+            got,
+            row=pos + 1 if line > 0 else None,
         )
 
     def raise_if_any(self) -> None:
@@ -335,7 +339,8 @@ def validate_observations(
     """Check and type an observations frame; return it in the exchange format's column order.
 
     Line numbers come from the index when it is named ``line`` (as the readers set it), otherwise
-    row ``i`` counts as line ``i + 2`` (a header being line 1). Converters that combine several
+    row ``i`` counts as line ``i + 2`` (a header being line 1); line 0 means the source has no
+    lines (JSON documents) and messages name the file alone. Converters that combine several
     files may add a ``_file`` column naming each row's file for messages; it is dropped. Unknown
     columns are kept after the known ones (the loader stores them as each measurement's
     ``extra``). ``known_metrics=None`` accepts any metric name.

@@ -190,4 +190,6 @@ def gadre_observations(directory: str | Path) -> pd.DataFrame:
         frame["_file"] = str(eval_path)
         frame.loc[frame["metric"] == "loss", "_file"] = str(path)
         frames.append(frame)
-    return validate_observations(pd.concat(frames, ignore_index=True), str(directory))
+    df = pd.concat(frames, ignore_index=True)
+    df.index = pd.Index(np.zeros(len(df), dtype=np.int64), name="line")  # JSON: no line numbers
+    return validate_observations(df, str(directory))
