@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+import service.cli.agreement_cmd as agreement_cmd
 import service.cli.backtest_cmd as backtest_cmd
 import service.cli.densing_cmd as densing_cmd
 import service.cli.forecast_cmd as forecast_cmd
 import service.cli.import_cmd as import_cmd
+import service.cli.perchoice_cmd as perchoice_cmd
 from service.cli import db_cmd, demo_cmd, keys_cmd, schedule_cmd, serve_cmd, worker_cmd
 
 app = typer.Typer(
@@ -18,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 # Command registrations (one line per command module) go below.
+app.command("agreement")(agreement_cmd.agreement)
+app.command("perchoice")(perchoice_cmd.perchoice)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("forecast")(forecast_cmd.forecast)
 app.command("densing")(densing_cmd.densing)
