@@ -83,6 +83,8 @@ class VllmEngine:
         self.tokenizer = self.llm.get_tokenizer()
         self.version = f"vllm-{vllm.__version__}" + ("+cpu" if on_cpu else "")
         self.single_token_fast_path = True
+        # Counters for tests and benches: items scored by one request, requests sent for scoring.
+        self.stats = {"fast_path_items": 0, "scoring_requests": 0}
 
     # -- scoring ---------------------------------------------------------------------------------
     def score_choices(self, requests: list[ChoiceRequest]) -> list[ChoiceScores]:
@@ -92,9 +94,8 @@ class VllmEngine:
         pairs = [[encode_pair(self.tokenizer, r.context, c) for c in r.choices] for r in requests]
         results: list[ChoiceScores | None] = [None] * len(requests)
         fast_idx = [i for i, p in enumerate(pairs) if self._fast_ok(p)]
-        slow = [
-            (i, j) for i, p in enumerate(pairs) if i not in set(fast_idx) for j in range(len(p))
-        ]
+        fast_set = set(fast_idx)
+        slow = [(i, j) for i, p in enumerate(pairs) if i not in fast_set for j in range(len(p))]
 
         prompts: list[Any] = []
         params: list[Any] = []
@@ -117,6 +118,8 @@ class VllmEngine:
             prompts.append(TokensPrompt(prompt_token_ids=list(pairs[i][j].ids)))
             params.append(slow_params)
         outs = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
+        self.stats["fast_path_items"] += len(fast_idx)
+        self.stats["scoring_requests"] += len(prompts)
 
         for k, i in enumerate(fast_idx):
             results[i] = self._read_fast(pairs[i], outs[k])

@@ -7,6 +7,7 @@ import typer
 import service.cli.agreement_cmd as agreement_cmd
 import service.cli.backtest_cmd as backtest_cmd
 import service.cli.densing_cmd as densing_cmd
+import service.cli.eval_cmd as eval_cmd
 import service.cli.forecast_cmd as forecast_cmd
 import service.cli.import_cmd as import_cmd
 import service.cli.perchoice_cmd as perchoice_cmd
@@ -31,6 +32,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(keys_cmd.app, name="keys")
 app.command("demo")(demo_cmd.demo)
 app.add_typer(import_cmd.app, name="import")
+app.command("eval")(eval_cmd.eval_command)
 
 
 def main() -> None:
