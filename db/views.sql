@@ -9,7 +9,7 @@ SELECT
     mo.n_params_nonembed,
     COALESCE(me.n_tokens, mo.n_tokens) AS n_tokens,
     CASE
-        WHEN me.n_tokens IS NOT NULL AND mo.n_tokens IS NOT NULL AND mo.n_tokens > 0
+        WHEN mo.flops IS NOT NULL AND me.n_tokens IS NOT NULL AND mo.n_tokens > 0
             THEN mo.flops * me.n_tokens / mo.n_tokens
         WHEN mo.flops IS NULL AND mo.n_params IS NOT NULL AND COALESCE(me.n_tokens, mo.n_tokens) IS NOT NULL
             THEN 6.0 * mo.n_params * COALESCE(me.n_tokens, mo.n_tokens)
