@@ -84,6 +84,22 @@ def _none(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+class _Origin(str):
+    """The input's name, which knows each row's file when a converter read several."""
+
+    def __new__(cls, name: str, files: Any) -> _Origin:
+        obj = super().__new__(cls, name)
+        obj.files = files
+        return obj
+
+    def at(self, pos: int) -> str:
+        return str(self.files[pos])
+
+
+def _file(origin: str, pos: int) -> str:
+    return origin.at(pos) if isinstance(origin, _Origin) else origin
+
+
 def _line(lines: np.ndarray, pos: int) -> int | None:
     """The input line of row ``pos``; None where the source has no lines (JSON documents)."""
     line = int(lines[pos])
@@ -119,13 +135,16 @@ def load_observations(
     if "origin" not in df.attrs:
         df = validate_observations(df, "<observations>", known_metrics=None)
     origin = str(df.attrs.get("origin", "<observations>"))
+    files = df.attrs.get("files")
+    if files is not None and len(files) == len(df):
+        origin = _Origin(origin, files)
     lines = df.index.to_numpy() if df.index.name == "line" else np.arange(2, len(df) + 2)
     df = df.reset_index(drop=True)
     report = LoadReport(source=source, rows=len(df))
     if df["item"].notna().any():
         pos = int(np.flatnonzero(df["item"].notna().to_numpy())[0])
         raise ImportValidationError(
-            origin,
+            _file(origin, pos),
             _line(lines, pos),
             "item",
             "an empty item (per-item results are imported with `capcast import lm-eval`)",
@@ -201,7 +220,7 @@ def _models(
                 pos = int(row["first_pos"])
                 shown = "family " + repr(fam) if attr == "family_id" else new
                 raise ImportValidationError(
-                    origin,
+                    _file(origin, pos),
                     _line(lines, pos),
                     "family" if attr == "family_id" else attr,
                     f"{_stored(session, attr, old)} as already stored for model {name!r}",
@@ -259,7 +278,7 @@ def _benchmarks(
         known = session.execute(select(Benchmark.name)).scalars().all()
         close = difflib.get_close_matches(name, known, n=3)
         raise ImportValidationError(
-            origin,
+            _file(origin, pos),
             _line(lines, pos),
             "benchmark",
             "a benchmark already in the database"
@@ -324,7 +343,7 @@ def _measurements(
             report.measurements_unchanged += 1
         else:
             raise ImportValidationError(
-                origin,
+                _file(origin, pos),
                 _line(lines, pos),
                 "value",
                 f"{old} as already stored for model {df['model'].iat[pos]!r}, benchmark "

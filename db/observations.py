@@ -395,6 +395,8 @@ def validate_observations(
     out.index = pd.Index(lines, name="line")
     out = out[~keep] if keep.any() else out
     out.attrs["origin"] = origin
+    if files is not None:  # per-row files for the loader's messages (only while rows align)
+        out.attrs["files"] = files[~keep] if keep.any() else files
     return out
 
 

@@ -27,6 +27,7 @@ HEADER = ",".join(OBSERVATION_COLUMNS) + ",stderr"
 def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     """A runner whose ``capcast`` uses the test database (settings are cached per process)."""
     monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
+    monkeypatch.setenv("COLUMNS", "400")  # rich wraps stderr at 80 columns when not a terminal
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
