@@ -11,14 +11,50 @@ one engine per actor; the rows written are the same as a local run's.
 
 from __future__ import annotations
 
+import json
 import numbers
+import threading
 from typing import Any
 
 from db.session import session_factory
-from service.jobs.worker import JobContext
+from service.jobs.worker import JobContext, JobInterrupted
 
 #: Write progress at most this often (seconds): it also renews the lease, which is cheap.
 PROGRESS_EVERY = 0.5
+
+_cache = threading.local()
+
+
+def cached_engine(name: str, model_path: str, opts: dict[str, Any]) -> Any:
+    """The engine of this worker slot, reused while jobs evaluate the same model.
+
+    Loading vLLM costs far more than most evaluations of one task (GPU: tens of seconds), and a
+    checkpoint is usually evaluated on several tasks in a row. One engine per slot (thread-local:
+    an engine is not shared between concurrent jobs); a different model closes the previous one.
+    """
+    from evals.engines import make_engine
+    from evals.runner import model_fingerprint
+
+    identity = model_fingerprint(
+        model_path
+    )  # path + config and weight files: new weights, new engine
+    key = (name, json.dumps([identity, opts], sort_keys=True, default=str))
+    held = getattr(_cache, "entry", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    if held is not None:
+        held[1].close()
+        _cache.entry = None
+    engine = make_engine(name, model_path, **opts)
+    _cache.entry = (key, engine)
+    return engine
+
+
+def drop_cached_engine() -> None:
+    held = getattr(_cache, "entry", None)
+    _cache.entry = None
+    if held is not None:
+        held[1].close()
 
 
 def _fraction(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[float | None, dict]:
@@ -74,13 +110,22 @@ def evaluate(ctx: JobContext) -> dict[str, Any]:
         result = run_eval_distributed(
             address=p["ray_address"],
             n_actors=p.get("ray_actors"),
-            engine_opts=dict(p.get("engine_opts") or {}),
+            engine_opts=dict(p.get("engine_opts") or kwargs["config"].get("engine_opts") or {}),
             **kwargs,
         )
     else:
         from evals.runner import run_eval
 
-        result = run_eval(**kwargs)
+        if kwargs["engine"] == "vllm" and not p.get("fresh_engine"):
+            opts = dict(kwargs["config"].get("engine_opts") or {})
+            kwargs["engine"] = cached_engine("vllm", p["model_path"], opts)
+        try:
+            result = run_eval(**kwargs)
+        except JobInterrupted:
+            raise
+        except Exception:
+            drop_cached_engine()  # an engine that failed mid-run is not trusted again
+            raise
     ctx.checkpoint()
     return _summary(result)
 

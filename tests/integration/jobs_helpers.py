@@ -71,3 +71,65 @@ def stop_all(procs: list[subprocess.Popen], timeout: float = 30) -> list[int]:
             codes.append(p.wait())
     return codes
 
+
+def stored_results(engine: Engine, run_id: int | None = None) -> dict[str, tuple]:
+    """Per-item results of one run (or of the only run) by item key, with per-choice scores;
+    compared between a distributed or resumed run and a local one."""
+    from db.models import ChoiceScore, Item, ItemResult
+
+    with engine.connect() as conn:
+        stmt = select(Item.key, ItemResult).join(ItemResult, ItemResult.item_id == Item.id)
+        if run_id is not None:
+            stmt = stmt.where(ItemResult.run_id == run_id)
+        rows = conn.execute(stmt).all()
+        if len({r.run_id for r in rows}) > 1:
+            raise ValueError("several runs stored: pass run_id")
+        scores = conn.execute(
+            select(
+                Item.key, ChoiceScore.choice_index, ChoiceScore.logprob_sum, ChoiceScore.is_greedy
+            )
+            .join(ChoiceScore, ChoiceScore.item_id == Item.id)
+            .where(ChoiceScore.run_id.in_({r.run_id for r in rows}))
+            .order_by(Item.key, ChoiceScore.choice_index)
+        ).all()
+    per_choice: dict[str, list] = {}
+    for key, idx, lp, greedy in scores:
+        per_choice.setdefault(key, []).append((idx, lp, greedy))
+    out = {}
+    for r in rows:
+        est = dict(r.estimates or {})
+        out[r.key] = (
+            r.n_samples,
+            r.n_pass,
+            r.stop_reason,
+            r.greedy_correct,
+            r.estimate,
+            est.get("completions"),
+            tuple(per_choice.get(r.key, ())),
+        )
+    return out
+
+
+def arithmetic_task(path: Path, n_items: int) -> Path:
+    """A generative task of ``n_items`` sums, native JSONL."""
+    import json
+
+    lines = [
+        json.dumps(
+            {
+                "_task": {
+                    "name": "jobs_sums",
+                    "checker": {"kind": "numeric"},
+                    "stop": ["\n"],
+                    "max_tokens": 8,
+                }
+            }
+        )
+    ]
+    for i in range(n_items):
+        a, b = 3 * i + 1, 7 * i + 2
+        lines.append(
+            json.dumps({"prompt": f"Question: What is {a} + {b}?\nAnswer:", "answer": str(a + b)})
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
