@@ -1,14 +1,16 @@
-"""Speed of agreement matrices: vectorised batches vs a per-pair scipy.stats.kendalltau loop.
+"""Speed of agreement matrices: batched numpy engine vs a per-pair scipy.stats.kendalltau loop.
 
 The reference package (IBM benchbench) computes one Kendall tau per (pair, size, repeat) with
-scipy, inside pandas queries. Here every repeat of a (pair, size) is one numpy batch. Both sides
-below get the *same* subsets, so the values must agree to rounding; the table prints the times and
-their ratio. Run: ``.venv/bin/python bench/bench_agreement.py [--pairs-for-scipy 300]``.
+scipy, inside pandas queries. Here :func:`predictors.agreement.all_pairs_agreement` evaluates all
+cells of a catalogue in a few large numpy batches. Both sides below get the *same* subsets, so the
+per-cell means must agree to rounding; the table prints the times and their ratio.
+
+Run: ``.venv/bin/python bench/bench_agreement.py [--pairs-for-scipy 200]``.
 
 Catalogue: the current benchbench tables (``benchmarks/``), names normalised; the 58 scenarios
 with the most scored models give the 58 x 58 matrix (1,653 unordered pairs), at sizes 5, 10, 20 and
 all shared models, 100 repeats each. The scipy loop runs on a seeded sample of pairs (all pairs
-with ``--pairs-for-scipy 0``) and its time is also scaled to the whole matrix.
+with ``--pairs-for-scipy 0``); its time is also scaled to the whole matrix.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from scipy.stats import kendalltau
 
 from db.config import get_settings
 from db.importers.benchbench import benchbench_scores
-from predictors.agreement import _rng, kendall_tau_b, prepare_scores, subset_indices
+from predictors.agreement import all_pairs_agreement, prepare_scores
+from predictors.agreement_engine import _rng, _sorted_shared, agreement_cells, subset_indices
 from predictors.names import normalise_names
 
 SIZES = (5, 10, 20, 0)
@@ -41,79 +44,70 @@ def catalogue_matrix(data_dir: Path, n_benchmarks: int) -> pd.DataFrame:
     return matrix[keep]
 
 
-def pair_jobs(matrix: pd.DataFrame) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """Every unordered pair with at least MIN_SHARED shared models, sorted by the second's rank."""
-    cols, jobs = list(matrix.columns), []
-    for i, a in enumerate(cols):
-        for b in cols[i + 1 :]:
-            both = matrix[[a, b]].dropna().sort_values(b, ascending=False)
-            if len(both) >= MIN_SHARED:
-                jobs.append((a, b, both[a].to_numpy(), both[b].to_numpy()))
-    return jobs
-
-
-def subsets(a: str, b: str, n: int) -> list[np.ndarray]:
-    return [subset_indices(n, s, "random", N_EXPS, _rng(0, a, b, s, "random")) for s in SIZES]
-
-
-def run_vectorised(jobs) -> tuple[float, list[np.ndarray]]:
+def scipy_loop(values: np.ndarray, names: list[str], pairs) -> tuple[float, list[float]]:
+    """The straightforward way: one scipy call per (pair, size, repeat), same subsets."""
     t0 = time.perf_counter()
-    out = []
-    for a, b, x, y in jobs:
-        for idx in subsets(a, b, len(x)):
-            out.append(kendall_tau_b(x[idx], y[idx]))
-    return time.perf_counter() - t0, out
-
-
-def run_scipy(jobs) -> tuple[float, list[np.ndarray]]:
-    t0 = time.perf_counter()
-    out = []
-    for a, b, x, y in jobs:
-        for idx in subsets(a, b, len(x)):
-            out.append(np.array([kendalltau(x[row], y[row]).statistic for row in idx]))
-    return time.perf_counter() - t0, out
+    means = []
+    for i, j in pairs:
+        x, r = _sorted_shared(values[:, i], values[:, j])
+        if len(x) < MIN_SHARED:
+            continue
+        for size in SIZES:
+            rng = _rng(0, names[i], names[j], size, "random")
+            idx = subset_indices(len(x), size, "random", N_EXPS, rng)
+            taus = [kendalltau(x[row], r[row]).statistic for row in idx]
+            means.append(np.nanmean(taus) if np.isfinite(taus).any() else np.nan)
+    return time.perf_counter() - t0, means
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=get_settings().data_dir)
     ap.add_argument("--benchmarks", type=int, default=58)
-    ap.add_argument("--pairs-for-scipy", type=int, default=300, help="0 = all pairs")
+    ap.add_argument("--pairs-for-scipy", type=int, default=200, help="0 = all pairs")
     args = ap.parse_args()
     matrix = catalogue_matrix(args.data, args.benchmarks)
-    jobs = pair_jobs(matrix)
-    n_pairs_total = len(matrix.columns) * (len(matrix.columns) - 1) // 2
-    rng = np.random.default_rng(0)
-    sample = jobs
-    if 0 < args.pairs_for_scipy < len(jobs):
-        pick = rng.choice(len(jobs), size=args.pairs_for_scipy, replace=False)
-        sample = [jobs[i] for i in sorted(pick)]
-    t_vec_all, _ = run_vectorised(jobs)
-    t_vec, vec = run_vectorised(sample)
-    t_sci, sci = run_scipy(sample)
-    diffs = [
-        np.nanmax(np.abs(v - s)) if np.isfinite(v).any() else 0.0
-        for v, s in zip(vec, sci, strict=True)
-    ]
-    same_nan = all((np.isnan(v) == np.isnan(s)).all() for v, s in zip(vec, sci, strict=True))
-    n_tau = sum(len(v) for v in vec)
-    scale = len(jobs) / len(sample)
-    print(f"catalogue: {len(matrix.columns)} benchmarks, {n_pairs_total} pairs, "
-          f"{len(jobs)} with >= {MIN_SHARED} shared models; sizes {SIZES} (0 = all), {N_EXPS} repeats")  # fmt: skip
-    print(f"timed sample: {len(sample)} pairs, {n_tau} tau values; max |diff| vs scipy "
-          f"{max(diffs):.2e}, NaNs identical: {same_nan}")  # fmt: skip
-    print()
-    print(f"{'method':34s} {'pairs':>6s} {'seconds':>9s} {'us/tau':>8s} {'ratio':>7s}")
+    names = [str(c) for c in matrix.columns]
+    values = matrix.to_numpy(dtype=float)
+    pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
+    present = ~np.isnan(values)
+    usable = [p for p in pairs if (present[:, p[0]] & present[:, p[1]]).sum() >= MIN_SHARED]
+    sample = usable
+    if 0 < args.pairs_for_scipy < len(usable):
+        pick = np.random.default_rng(0).choice(len(usable), args.pairs_for_scipy, replace=False)
+        sample = [usable[k] for k in sorted(pick)]
+    opts = {"n_exps": N_EXPS, "seed": 0}
+
+    t0 = time.perf_counter()
+    whole = all_pairs_agreement(matrix, sizes=SIZES, options=opts)
+    t_whole = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cells = agreement_cells(values, names, sample, sizes=SIZES, strategies=["random"], options=opts)
+    t_vec = time.perf_counter() - t0
+    t_sci, sci_means = scipy_loop(values, names, sample)
+
+    vec_means = np.array([c["mean"] for c in cells], dtype=float)
+    sci_means = np.array(sci_means, dtype=float)
+    same_nan = bool((np.isnan(vec_means) == np.isnan(sci_means)).all())
+    diff = float(np.nanmax(np.abs(vec_means - sci_means)))
+    n_tau = sum(c["n_exps"] for c in cells)
+    n_tau_whole = int(whole["n_exps"].sum())
+    scale = n_tau_whole / n_tau
+    print(f"catalogue: {len(names)} benchmarks, {len(pairs)} pairs, {len(usable)} with >= "
+          f"{MIN_SHARED} shared models; sizes {SIZES} (0 = all), {N_EXPS} repeats, "
+          f"{n_tau_whole} tau values in all")  # fmt: skip
+    print(f"timed sample: {len(sample)} pairs, {n_tau} tau values; per-cell means vs scipy: "
+          f"max |diff| {diff:.1e}, NaNs identical: {same_nan}\n")  # fmt: skip
+    print(f"{'method':40s} {'pairs':>6s} {'seconds':>9s} {'us/tau':>8s} {'speed-up':>9s}")
     rows = [
-        ("scipy.stats.kendalltau loop", len(sample), t_sci),
-        ("vectorised numpy batches", len(sample), t_vec),
-        ("vectorised, whole matrix", len(jobs), t_vec_all),
-        ("scipy loop, scaled to matrix", len(jobs), t_sci * scale),
-    ]
-    for name, n, t in rows:
-        per = 1e6 * t / (n_tau * n / len(sample))
-        print(f"{name:34s} {n:6d} {t:9.3f} {per:8.2f} {t_sci / t * (n / len(sample)):7.1f}x")
-    print(f"\nspeed-up (same pairs, same subsets): {t_sci / t_vec:.1f}x")
+        ("scipy.stats.kendalltau loop", len(sample), t_sci, n_tau, 1.0),
+        ("batched numpy (agreement_cells)", len(sample), t_vec, n_tau, t_sci / t_vec),
+        ("all_pairs_agreement, whole matrix", len(usable), t_whole, n_tau_whole,
+         t_sci * scale / t_whole),
+        ("scipy loop, scaled to the whole matrix", len(usable), t_sci * scale, n_tau_whole, 1.0),
+    ]  # fmt: skip
+    for name, n, t, taus, ratio in rows:
+        print(f"{name:40s} {n:6d} {t:9.3f} {1e6 * t / taus:8.2f} {ratio:8.1f}x")
 
 
 if __name__ == "__main__":

@@ -21,17 +21,30 @@ makes a 58 x 58 catalogue at 4 sizes x 100 repeats take seconds, not minutes.
 from __future__ import annotations
 
 import warnings
-import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from predictors.agreement_engine import (
+    ALL,
+    CORRELATIONS,
+    STRATEGIES,
+    agreement_cells,
+    all_pairs_agreement,
+    kendall_tau_b,
+    pair_agreement,
+    pearson_r,
+    subset_indices,
+)
 from predictors.base import BaseEstimator, check_is_fitted, validate_params
 
-ALL = 0  #: subset size meaning "all shared models"
-STRATEGIES = ("random", "adjacent")
+__all__ = [
+    "ALL", "CORRELATIONS", "STRATEGIES", "AgreementTester", "AgreementWarning",
+    "aggregate_reference", "all_pairs_agreement", "kendall_tau_b", "pair_agreement",
+    "pearson_r", "prepare_scores", "subset_indices", "win_rates", "z_scores",
+]  # fmt: skip
 
 
 class AgreementWarning(UserWarning):
@@ -102,128 +115,6 @@ def aggregate_reference(
     return win_rates(ref).mean(axis=1).rename("aggregate")
 
 
-# ----------------------------------------------------------------------------- correlation kernels
-
-
-def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Kendall's tau-b for each row of ``x`` against the same row of ``y`` (shape ``(n, k)``).
-
-    tau_b = (C - D) / sqrt((P - T_x)(P - T_y)), P = k(k-1)/2 pairs, T = pairs tied in one
-    variable; NaN where a row is constant (as scipy.stats.kendalltau).
-    """
-    x = np.atleast_2d(np.asarray(x, dtype=float))
-    y = np.atleast_2d(np.asarray(y, dtype=float))
-    k = x.shape[1]
-    dx = np.sign(x[:, :, None] - x[:, None, :])
-    dy = np.sign(y[:, :, None] - y[:, None, :])
-    s = np.einsum("nij,nij->n", dx, dy) / 2.0
-    pairs = k * (k - 1) / 2.0
-    tx = ((dx == 0).sum(axis=(1, 2)) - k) / 2.0
-    ty = ((dy == 0).sum(axis=(1, 2)) - k) / 2.0
-    denom = np.sqrt((pairs - tx) * (pairs - ty))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, s / np.where(denom > 0, denom, 1.0), np.nan)
-
-
-def pearson_r(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson's r row by row (shape ``(n, k)``); NaN where a row is constant."""
-    x = np.atleast_2d(np.asarray(x, dtype=float))
-    y = np.atleast_2d(np.asarray(y, dtype=float))
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean(axis=1, keepdims=True)
-    denom = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (xc * yc).sum(axis=1) / np.where(denom > 0, denom, 1.0), np.nan)
-
-
-CORRELATIONS = {"kendall": kendall_tau_b, "pearson": pearson_r}
-
-
-# ----------------------------------------------------------------------------- subsets
-
-
-def _rng(seed: int, a: str, b: str, size: int, strategy: str) -> np.random.Generator:
-    """A generator private to one (pair, size, strategy): results never depend on the catalogue."""
-    words = [zlib.crc32(s.encode()) for s in (a, b, strategy)]
-    return np.random.default_rng([seed, *words, size])
-
-
-def subset_indices(
-    n_shared: int, size: int, strategy: str, n_exps: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Row indices (``(n_exps, size)``) into the shared models, which are sorted by reference rank.
-
-    ``random``: uniform subsets without replacement; ``adjacent``: windows of ``size`` consecutive
-    reference ranks at a uniformly drawn start. A size of 0 or above ``n_shared`` means all shared
-    models (one row: every repeat would be the same).
-    """
-    if size <= 0 or size >= n_shared:
-        return np.arange(n_shared)[None, :]
-    if strategy == "random":
-        return np.argsort(rng.random((n_exps, n_shared)), axis=1)[:, :size]
-    if strategy == "adjacent":
-        starts = rng.integers(0, n_shared - size + 1, size=n_exps)
-        return starts[:, None] + np.arange(size)[None, :]
-    raise ValueError(f"unknown subset strategy {strategy!r}; known: {STRATEGIES}")
-
-
-def pair_agreement(
-    a: pd.Series,
-    r: pd.Series,
-    *,
-    sizes: Iterable[int] = (ALL,),
-    strategies: Iterable[str] = ("random",),
-    options: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Agreement of benchmark ``a`` with reference ``r`` on their shared models, per size/strategy.
-
-    ``options``: ``method`` (kendall), ``n_exps`` (100), ``seed`` (0), ``alpha`` (0.05: the
-    interval holds the central 95% of subsets), ``min_shared`` (5: refuse below),
-    ``warn_shared`` (10: warn below). Each record: size requested and taken, n_shared, n_exps,
-    mean, sd (ddof=1 over subsets), lower, upper, and notes.
-    """
-    opt = {"method": "kendall", "n_exps": 100, "seed": 0, "alpha": 0.05, "min_shared": 5}
-    opt.update({"warn_shared": 10, **(options or {})})
-    corr = CORRELATIONS[opt["method"]]
-    both = pd.concat([a.rename("a"), r.rename("r")], axis=1).dropna()
-    both = both.sort_values(["r", "a"], ascending=False, kind="mergesort")
-    n = len(both)
-    base = {"benchmark": str(a.name), "reference": str(r.name), "n_shared": n}
-    base["method"] = opt["method"]
-    if n < opt["min_shared"]:
-        note = f"only {n} shared models (< {opt['min_shared']}): refused"
-        return [{**base, "size": s, "strategy": st, "size_taken": None, "mean": np.nan,
-                 "sd": np.nan, "lower": np.nan, "upper": np.nan, "n_exps": 0,
-                 "refused": True, "notes": [note]}
-                for s in sizes for st in strategies]  # fmt: skip
-    av, rv = both["a"].to_numpy(), both["r"].to_numpy()
-    out = []
-    for size in sizes:
-        for strategy in strategies:
-            notes = []
-            if n < opt["warn_shared"]:
-                notes.append(f"only {n} shared models (< {opt['warn_shared']}): unreliable")
-            if size > n:
-                notes.append(f"subset of {size} shrunk to the {n} shared models")
-            rng = _rng(int(opt["seed"]), base["benchmark"], base["reference"], size, strategy)
-            idx = subset_indices(n, size, strategy, int(opt["n_exps"]), rng)
-            vals = corr(av[idx], rv[idx])
-            out.append({**base, "size": size, "strategy": strategy,
-                        "size_taken": int(idx.shape[1]), "refused": False, "notes": notes,
-                        **_describe(vals, opt["alpha"])})  # fmt: skip
-    return out
-
-
-def _describe(vals: np.ndarray, alpha: float) -> dict[str, Any]:
-    ok = vals[np.isfinite(vals)]
-    if ok.size == 0:
-        return {"mean": np.nan, "sd": np.nan, "lower": np.nan, "upper": np.nan, "n_exps": 0}
-    lo, hi = np.quantile(ok, [alpha / 2, 1 - alpha / 2])
-    sd = float(ok.std(ddof=1)) if ok.size > 1 else 0.0
-    return {"mean": float(ok.mean()), "sd": sd, "lower": float(lo), "upper": float(hi),
-            "n_exps": int(vals.size)}  # fmt: skip
-
-
 def z_scores(agreement: pd.Series) -> pd.Series:
     """z of each benchmark's agreement relative to all benchmarks' (sample s.d., ddof=1)."""
     ok = agreement.dropna()
@@ -231,27 +122,6 @@ def z_scores(agreement: pd.Series) -> pd.Series:
     if len(ok) < 2 or not np.isfinite(sd) or sd == 0:
         return pd.Series(np.nan, index=agreement.index, name="z")
     return ((agreement - ok.mean()) / sd).rename("z")
-
-
-def all_pairs_agreement(
-    matrix: pd.DataFrame,
-    *,
-    sizes: Sequence[int] = (ALL,),
-    strategies: Sequence[str] = ("random",),
-    options: dict[str, Any] | None = None,
-) -> pd.DataFrame:
-    """Agreement of every unordered pair of columns of ``matrix`` (the catalogue's matrix view).
-
-    Pairs below ``min_shared`` are refused (NaN) without warnings; see :func:`pair_agreement`.
-    """
-    cols = list(matrix.columns)
-    rows: list[dict[str, Any]] = []
-    for i, a in enumerate(cols):
-        for b in cols[i + 1 :]:
-            rows += pair_agreement(
-                matrix[a], matrix[b], sizes=sizes, strategies=strategies, options=options
-            )
-    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- the tester
@@ -325,12 +195,13 @@ class AgreementTester(BaseEstimator):
         self.matrix_ = matrix.join(agg, how="left")
         sizes = [*sorted({int(s) for s in self.sizes if int(s) > 0}), ALL]
         opts = self._options()
-        rows: list[dict[str, Any]] = []
-        for bench in matrix.columns:
-            rows += pair_agreement(
-                matrix[bench], self.matrix_["aggregate"], sizes=sizes,
-                strategies=STRATEGIES, options=opts,
-            )  # fmt: skip
+        values = self.matrix_.to_numpy(dtype=float)
+        names = list(self.matrix_.columns)
+        agg_col = names.index("aggregate")
+        rows = agreement_cells(
+            values, names, [(i, agg_col) for i in range(len(matrix.columns))],
+            sizes=sizes, strategies=STRATEGIES, options=opts,
+        )  # fmt: skip
         res = pd.DataFrame(rows)
         res = res[(res["size"] != ALL) | (res["strategy"] == "random")].reset_index(drop=True)
         res.loc[res["size"] == ALL, "strategy"] = "all"

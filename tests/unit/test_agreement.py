@@ -287,3 +287,19 @@ def test_cli_prints_the_full_result_as_json_from_a_scores_file(tmp_path) -> None
     ]  # fmt: skip
     bad = runner.invoke(app, ["agreement", "--data", str(path), "--reference-benchmarks", "X"])
     assert bad.exit_code == 2 and "X" in bad.output
+
+
+def test_row_quantiles_match_numpy_nanquantile() -> None:
+    from predictors.agreement_engine import _row_quantiles
+
+    rng = np.random.default_rng(4)
+    vals = rng.normal(size=(30, 17))
+    vals[rng.random(vals.shape) < 0.2] = np.nan
+    vals[3] = np.nan
+    vals[4, 1:] = np.nan
+    lo, hi = _row_quantiles(vals, [0.025, 0.975])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref_lo, ref_hi = np.nanquantile(vals, [0.025, 0.975], axis=1)
+    np.testing.assert_allclose(lo, ref_lo, equal_nan=True)
+    np.testing.assert_allclose(hi, ref_hi, equal_nan=True)
