@@ -19,7 +19,8 @@ from predictors.cod_law import cod_curve
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """A cluster of ``size`` items following g + (1 - g) exp(-a C^-b - c), C in 1e18 FLOPs."""
+    """A cluster of ``size`` items following g + (1 - g) exp(-a C^-b - c), C in ``unit`` FLOPs
+    (the generator's ``unit`` argument, 1e18 by default)."""
 
     size: int
     a: float
@@ -51,6 +52,7 @@ def synthetic_cod_ladder(
     jitter: float = 0.1,
     benchmark: str = "synthetic",
     family: str = "synthetic-ladder",
+    unit: float = 1e18,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-item observations (metric pass_rate) and the truth (item, cluster, p at each model).
@@ -66,7 +68,7 @@ def synthetic_cod_ladder(
         for j in range(spec.size):
             a = spec.a * float(np.exp(rng.normal(0.0, jitter)))
             item = f"c{k}-{j}"
-            paths[item] = lambda f, a=a, s=spec: float(cod_curve(f / 1e18, a, s.b, s.c, s.g))
+            paths[item] = lambda f, a=a, s=spec: float(cod_curve(f / unit, a, s.b, s.c, s.g))
             truth_rows.append({"item": item, "cluster": k})
     ranks = np.argsort(np.argsort(np.asarray(flops, float)))
     for j in range(n_outliers):
