@@ -62,9 +62,10 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def needed_benchmarks(query: ForecastQuery) -> list[str]:
-    """The benchmark plus any a parameter names (e.g. gadre's ``loss_benchmark``)."""
-    extra = [v for k, v in query.params.items() if k.endswith("benchmark") and isinstance(v, str)]
+def needed_benchmarks(query: ForecastQuery, estimator: Any) -> list[str]:
+    """The benchmark plus any the predictor's parameters name (e.g. gadre's ``loss_benchmark``)."""
+    params = {**estimator.get_params(), **query.params}
+    extra = [v for k, v in params.items() if k.endswith("benchmark") and isinstance(v, str)]
     return list(dict.fromkeys([query.benchmark, *extra]))
 
 
@@ -113,7 +114,8 @@ class ForecastService:
     def observations(self, session: Session, query: ForecastQuery) -> pd.DataFrame:
         from db.queries import fetch_observations
 
-        obs = fetch_observations(session, benchmark=needed_benchmarks(query), family=query.family)
+        benchmarks = needed_benchmarks(query, self._make(query))
+        obs = fetch_observations(session, benchmark=benchmarks, family=query.family)
         try:
             obs = query_expr.apply(obs, query.fit)
         except query_expr.QueryError as exc:
@@ -130,14 +132,14 @@ class ForecastService:
 
     # -- fitting ---------------------------------------------------------------------------------
     def _make(self, query: ForecastQuery) -> Any:
-        from predictors.registry import make_predictor
+        from predictors.registry import METHODS, make_predictor
 
         params = {**query.params, "benchmark": query.benchmark, "metric": query.metric}
         params["alpha"] = query.alpha
         try:
             return make_predictor(query.method, **params)
         except (ValueError, TypeError, KeyError) as exc:
-            where = "body.method" if "method" in str(exc).lower() else "body.params"
+            where = "body.params" if query.method in METHODS else "body.method"
             raise ApiError(
                 422, f"cannot make predictor {query.method!r}: {exc}", where=where
             ) from None

@@ -88,7 +88,8 @@ def scaling_svg(plot: ScalingPlot) -> str:
                     capsize=5,
                     mec="black",
                 )
-                bars.set_gid(f"forecast-{curve.method}")
+                bars.lines[0].set_gid(f"forecast-{curve.method}")
+                bars.lines[2][0].set_gid(f"forecast-interval-{curve.method}")
         pts = plot.points
         fit = pts[~pts["held_out"]]
         held = pts[pts["held_out"]]
