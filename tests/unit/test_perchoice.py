@@ -151,3 +151,30 @@ def test_too_few_models_is_an_error() -> None:
     df = synthetic_family(n_models=2, n_items=3)
     with pytest.raises(ValueError, match="at least 3 models"):
         perchoice_analysis(df)
+
+
+def test_cli_reads_a_choice_scores_file(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    path = tmp_path / "choices.csv"
+    synthetic_family(n_items=30).to_csv(path, index=False)
+    runner = CliRunner()
+    res = runner.invoke(app, ["perchoice", "--file", str(path), "--benchmark", "toy", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["n_items"] == 30 and out["scaling"] == "N"
+    assert {r["metric"] for r in out["summary"]} == {
+        "log_p_vocab", "p_vocab", "p_choices", "neg_brier", "acc"
+    }  # fmt: skip
+    text = runner.invoke(app, ["perchoice", "--file", str(path)])
+    assert text.exit_code == 0 and "order (Kendall, AUC)" in text.stdout
+    pooled = tmp_path / "pooled.csv"
+    pd.concat([synthetic_family(n_items=3), synthetic_family(n_items=3, scale="D")]).to_csv(
+        pooled, index=False
+    )
+    bad = runner.invoke(app, ["perchoice", "--file", str(pooled), "--json"])
+    assert bad.exit_code == 2 and "refusing to pool" in bad.output
