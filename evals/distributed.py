@@ -101,6 +101,8 @@ class RayEngine:
         self.model_path = str(model_path)
         self.chunk_size = chunk_size
         self.on_chunk = on_chunk
+        #: Chunks each actor has run (by actor index): shows the work was spread.
+        self.chunks_per_actor = [0] * n
 
     def _chunks(self, n: int) -> list[list[int]]:
         size = self.chunk_size or max(1, -(-n // len(self.actors)))
@@ -123,6 +125,7 @@ class RayEngine:
             for ref in done:
                 actor, idx = running.pop(ref)
                 results = ray.get(ref)
+                self.chunks_per_actor[self.actors.index(actor)] += 1
                 for i, r in zip(idx, results, strict=True):
                     out[i] = r
                 if self.on_chunk:
@@ -151,9 +154,13 @@ def run_eval_distributed(
     address: str | None,
     n_actors: int | None = None,
     engine_opts: dict[str, Any] | None = None,
+    stats: dict[str, Any] | None = None,
     **run_eval_kwargs: Any,
 ) -> Any:
-    """:func:`evals.runner.run_eval` with its engine replaced by a :class:`RayEngine`."""
+    """:func:`evals.runner.run_eval` with its engine replaced by a :class:`RayEngine`.
+
+    ``stats``, when given, receives the number of actors and the chunks each one ran.
+    """
     from evals.runner import run_eval
 
     connect(address)
@@ -166,4 +173,6 @@ def run_eval_distributed(
     try:
         return run_eval(engine=engine, **run_eval_kwargs)
     finally:
+        if stats is not None:
+            stats.update(actors=len(engine.actors), chunks_per_actor=list(engine.chunks_per_actor))
         engine.close()

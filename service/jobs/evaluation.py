@@ -107,12 +107,15 @@ def evaluate(ctx: JobContext) -> dict[str, Any]:
     if p.get("ray_address"):
         from evals.distributed import run_eval_distributed
 
+        stats: dict[str, Any] = {}
         result = run_eval_distributed(
             address=p["ray_address"],
             n_actors=p.get("ray_actors"),
             engine_opts=dict(p.get("engine_opts") or kwargs["config"].get("engine_opts") or {}),
+            stats=stats,
             **kwargs,
         )
+        return {**_summary(result), "ray": stats}
     else:
         from evals.runner import run_eval
 

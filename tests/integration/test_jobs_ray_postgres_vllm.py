@@ -66,6 +66,9 @@ def test_ray_eval_job_equals_local_engine_postgres_vllm(
         job = s.get(Job, job_id)
         assert job.status == "succeeded", f"{job.error}\n{log[-3000:]}"
         assert job.result["n_new"] == 6 and job.result["samples"] == 6 * CONFIG["n"]
+        # both actors ran chunks (batches of 4 items are split 2 + 2, the last batch 1 + 1)
+        assert job.result["ray"]["actors"] == 2
+        assert job.result["ray"]["chunks_per_actor"] == [2, 2], job.result["ray"]
     distributed = stored_results(engine)
 
     ref_url = f"sqlite:///{tmp_path / 'local.sqlite'}"
