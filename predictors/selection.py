@@ -32,7 +32,9 @@ def select(obs: pd.DataFrame, benchmark: str, metric: str, where: str) -> pd.Dat
         raise ValueError(
             f"{where}: no rows with benchmark={benchmark!r} metric={metric!r}; some present: {have}"
         )
-    return rows.copy()
+    rows = rows.copy()
+    rows.attrs = {}  # importers' metadata (arrays) breaks pandas' attrs comparison in merge
+    return rows
 
 
 def task_level(rows: pd.DataFrame) -> pd.DataFrame:
