@@ -204,16 +204,16 @@ def agreement(
             tester.fit(scores)
         except ValueError as exc:
             fail(str(exc))
-    result: dict[str, Any] = tester.to_dict()
-    result["reference_requested_but_missing"] = missing
-    result["warnings"] = [str(w.message) for w in caught]
-    result["names"] = names.to_dict()
     if kept_apart:
-        result["differences_from_reference_package"].append(
+        tester.differences_.append(
             f"{len(kept_apart)} groups of distinct names in one source would collide once the "
             "organisation is dropped (the reference package merges them and keeps the max); "
             "they keep their organisation here"
         )
+    result: dict[str, Any] = tester.to_dict()
+    result["reference_requested_but_missing"] = missing
+    result["warnings"] = [str(w.message) for w in caught]
+    result["names"] = names.to_dict()
     if as_json:
         emit_json(result)
         return
