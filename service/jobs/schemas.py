@@ -28,6 +28,13 @@ def check_payload(kind: str, payload: dict[str, Any], *, needs_model: bool = Tru
         raise ValueError("an import needs payload.source and payload.path")
     if kind == "forecast_refresh" and not payload.get("query"):
         raise ValueError("a forecast_refresh needs payload.query (a forecast query)")
+    if kind in ("sleep", "noop"):
+        allowed = {"seconds": 60, "steps": 1000, "fail_attempts": 100}
+        for key, value in payload.items():
+            if key not in allowed:  # ``record`` writes a file: only for tests and benches
+                raise ValueError(f"payload.{key} is not accepted for a {kind} job over the API")
+            if not isinstance(value, int | float) or not 0 <= value <= allowed[key]:
+                raise ValueError(f"payload.{key} must be a number in [0, {allowed[key]}]")
 
 
 class JobCreate(Schema):

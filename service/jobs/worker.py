@@ -205,7 +205,10 @@ class Worker:
                     return
                 self._stop.wait(self.config.poll_seconds)
                 continue
-            self.run_job(job, worker_id)
+            try:
+                self.run_job(job, worker_id)
+            except Exception:  # e.g. the database went away while recording the outcome
+                log.exception("job %s: outcome not recorded; its lease will expire", job.id)
             with self._count_lock:
                 self.processed += 1
 

@@ -40,6 +40,8 @@ def test_queue_follow_and_cancel_jobs(client: TestClient, db_engine) -> None:
     bad = client.post("/v1/jobs", json={"payload": {**EVAL, "mode": "vibes"}})
     assert bad.status_code == 422 and "payload.mode" in bad.json()["message"]
     assert client.post("/v1/jobs", json={"kind": "nope", "payload": {}}).status_code == 422
+    bad = client.post("/v1/jobs", json={"kind": "sleep", "payload": {"record": "/tmp/x"}})
+    assert bad.status_code == 422 and "payload.record" in bad.json()["message"]
 
     sleeper = client.post("/v1/jobs", json={"kind": "sleep", "payload": {"steps": 4}}).json()
     listed = client.get("/v1/jobs", params={"status": "queued"}).json()
