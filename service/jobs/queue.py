@@ -17,6 +17,7 @@ is the same on both databases.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,11 +193,31 @@ def _finish(engine: Engine, job_id: int, worker_id: str, values: dict[str, Any])
     return result.rowcount == 1
 
 
+def json_safe(obj: Any) -> Any:
+    """A JSON document PostgreSQL's JSONB accepts: NaN/inf become null, numpy scalars plain."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str | bytes):  # numpy scalar
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    return str(obj)
+
+
 def complete(
     engine: Engine, job_id: int, worker_id: str, result: dict[str, Any] | None = None
 ) -> bool:
     """Mark succeeded; False if this worker no longer holds the job (its result is dropped)."""
-    values = {"status": "succeeded", "progress": 1.0, "result": result, "finished_at": utcnow()}
+    values = {
+        "status": "succeeded",
+        "progress": 1.0,
+        "result": json_safe(result),
+        "finished_at": utcnow(),
+    }
     return _finish(engine, job_id, worker_id, {**values, "error": None})
 
 

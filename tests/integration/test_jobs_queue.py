@@ -36,11 +36,11 @@ def test_claim_order_and_exclusivity(db_engine) -> None:
     assert _job(db_engine, later).status == "queued"
     # only the lease holder may finish it
     assert not queue.complete(db_engine, high, "b", {"x": 1})
-    assert queue.complete(db_engine, high, "a", {"x": 1})
+    assert queue.complete(db_engine, high, "a", {"x": 1, "nan": float("nan"), "t": (1, 2)})
     row = _job(db_engine, high)
     assert (row.status, row.result, row.progress, row.lease_owner) == (
         "succeeded",
-        {"x": 1},
+        {"x": 1, "nan": None, "t": [1, 2]},
         1.0,
         None,
     )
