@@ -49,11 +49,14 @@ def improved_mean_shift(
     bandwidth: float,
     min_cluster_size: int = 10,
     max_iter: int = 50,
+    bin_seeding: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Labels (-1 = outlier) and the number of rounds the relabelling loop took.
 
     Centres are the means of the current members (recomputed every round), so a cluster that
-    loses its far members tightens around the rest.
+    loses its far members tightens around the rest. ``bin_seeding`` starts MeanShift from a grid
+    of bandwidth-sized bins instead of every item (sklearn's option): same modes, far fewer
+    seeds, which matters because every round reruns MeanShift.
     """
     n = X.shape[0]
     labels = np.full(n, OUTLIER, dtype=int)
@@ -61,7 +64,7 @@ def improved_mean_shift(
         previous = labels.copy()
         free = np.flatnonzero(labels == OUTLIER)
         if free.size:
-            ms = MeanShift(bandwidth=bandwidth).fit(X[free])
+            ms = MeanShift(bandwidth=bandwidth, bin_seeding=bin_seeding).fit(X[free])
             start = labels.max() + 1 if (labels != OUTLIER).any() else 0
             labels[free] = ms.labels_ + start
         for k, centre in _centres(X, labels).items():

@@ -58,6 +58,16 @@ class LawFit:
         }
 
 
+def _loglinear_start(z: np.ndarray, y: np.ndarray, g: float) -> tuple[float, float, float] | None:
+    """With c = 0, log(-log((y - g) / (1 - g))) = log a - b log z: a line gives a and b."""
+    q = (y - g) / (1 - g)
+    ok = (q > 1e-9) & (q < 1 - 1e-9)
+    if ok.sum() < 2:
+        return None
+    slope, icpt = np.polyfit(np.log(z[ok]), np.log(-np.log(q[ok])), 1)
+    return (float(np.clip(np.exp(icpt), 1e-6, 1e6)), float(np.clip(-slope, 0.01, 4.0)), 0.0)
+
+
 def fit_cod_law(
     flops: np.ndarray,
     y: np.ndarray,
@@ -82,21 +92,36 @@ def fit_cod_law(
     def resid(p: np.ndarray) -> np.ndarray:
         return cod_curve(z, *unpack(p)) - y
 
+    log_z = np.log(z)
+
+    def jac(p: np.ndarray) -> np.ndarray:
+        a, b, c, g = unpack(p)
+        zb = np.power(z, -b)
+        E = np.exp(-a * zb - c)
+        cols = [-(1 - g) * E * zb, (1 - g) * E * a * zb * log_z, -(1 - g) * E]
+        if fit_g:
+            cols.append(1.0 - E)
+        return np.column_stack(cols)
+
     lo = [_A_BOUNDS[0], _B_BOUNDS[0], _C_BOUNDS[0]] + ([_G_BOUNDS[0]] if fit_g else [])
     hi = [_A_BOUNDS[1], _B_BOUNDS[1], _C_BOUNDS[1]] + ([_G_BOUNDS[1]] if fit_g else [])
     if start is not None:
         a0 = start.a * (start.unit / u_fit) ** start.b
         starts = [[a0, start.b, start.c] + ([start.g] if fit_g else [])]
     else:
-        g0 = [0.0, 0.2] if fit_g else []
-        grid = itertools.product([0.1, 1.0, 5.0], [0.1, 0.4, 1.0], [0.0, 1.0], g0 or [None])
-        starts = [[a, b, c] + ([g] if fit_g else []) for a, b, c, g in grid]
+        g0 = [0.0, 0.2] if fit_g else [None]
+        grid = [(1.0, 0.4, 0.0), (5.0, 1.0, 0.0), (0.1, 0.1, 1.0), (20.0, 0.3, 0.5)]
+        linear = _loglinear_start(z, y, 0.0 if fit_g else float(guess))
+        grid = ([linear] if linear else []) + grid
+        starts = [
+            [a, b, c] + ([g] if fit_g else []) for (a, b, c), g in itertools.product(grid, g0)
+        ]
     best = None
     last_error = "no start point"
     for p0 in starts:
         p0 = np.clip(p0, np.array(lo) * (1 + 1e-9) + 1e-15, np.array(hi) * (1 - 1e-9))
         try:
-            res = least_squares(resid, p0, bounds=(lo, hi), method="trf", max_nfev=400)
+            res = least_squares(resid, p0, jac=jac, bounds=(lo, hi), method="trf", max_nfev=200)
         except (ValueError, FloatingPointError) as exc:  # pragma: no cover - scipy edge cases
             last_error = str(exc)
             continue
