@@ -1,5 +1,6 @@
-"""Four worker processes on the real PostgreSQL: 200 jobs each run exactly once, and a worker
-killed with SIGKILL mid-job costs nothing (its lease expires and another worker runs the job)."""
+"""Four worker processes on the real PostgreSQL: 200 jobs each run exactly once; a worker killed
+with SIGKILL mid-job costs nothing (its lease expires and another worker runs the job), and a
+worker sent SIGTERM mid-job hands the job back without counting the attempt, then exits 0."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ def test_four_workers_200_jobs_exactly_once_postgres(empty_db_url: str, tmp_path
             payload={"seconds": 6, "steps": 60, "record": str(record)},
             priority=10,
         )
+        # claimed second: its worker gets SIGTERM and must give it back untouched
+        handed_back = queue.enqueue(
+            s,
+            kind="sleep",
+            payload={"seconds": 6, "steps": 60, "record": str(record)},
+            priority=9,
+        )
         ids = [
             queue.enqueue(s, kind="sleep", payload={"seconds": 0.02, "record": str(record)})
             for _ in range(N_JOBS)
@@ -43,32 +51,34 @@ def test_four_workers_200_jobs_exactly_once_postgres(empty_db_url: str, tmp_path
     procs = {n: start_worker(empty_db_url, tmp_path, n, "--lease-seconds", LEASE) for n in names}
     try:
 
-        def victim_running() -> bool:
+        def long_jobs_running() -> bool:
             with transaction(engine) as s:
-                job = s.get(Job, victim)
-                return job.status == "running" and (job.progress or 0) > 0.1
+                jobs = [s.get(Job, i) for i in (victim, handed_back)]
+                return all(j.status == "running" and (j.progress or 0) > 0.1 for j in jobs)
 
-        wait_for(victim_running, 120, "the long job to start")
+        wait_for(long_jobs_running, 120, "the two long jobs to start")
         with transaction(engine) as s:
-            owner = s.get(Job, victim).lease_owner
-        killed = owner.split(":")[0]
+            killed = s.get(Job, victim).lease_owner.split(":")[0]
+            stopped = s.get(Job, handed_back).lease_owner.split(":")[0]
         procs[killed].send_signal(signal.SIGKILL)
+        procs[stopped].send_signal(signal.SIGTERM)
+        assert procs[stopped].wait(30) == 0  # released its job at the next step, then exited
         procs[killed].wait(10)
 
         wait_for(
-            lambda: count_status(engine).get("succeeded", 0) == N_JOBS + 1,
+            lambda: count_status(engine).get("succeeded", 0) == N_JOBS + 2,
             180,
-            f"all {N_JOBS + 1} jobs to succeed",
+            f"all {N_JOBS + 2} jobs to succeed",
             poll=0.5,
         )
     finally:
         codes = stop_all(list(procs.values()))
-    survivors = [n for n in names if n != killed]
-    assert [codes[names.index(n)] for n in survivors] == [0, 0, 0]  # graceful SIGTERM
+    survivors = [n for n in names if n not in (killed, stopped)]
+    assert [codes[names.index(n)] for n in survivors] == [0, 0]  # graceful SIGTERM
 
     runs = [line.split() for line in record.read_text().splitlines()]
     per_job = Counter(int(job_id) for job_id, _, _ in runs)
-    assert set(per_job) == {victim, *ids}
+    assert set(per_job) == {victim, handed_back, *ids}
     assert max(per_job.values()) == 1, "a job completed twice"
     with transaction(engine) as s:
         rows = {j.id: j for j in s.scalars(select(Job))}
@@ -78,6 +88,10 @@ def test_four_workers_200_jobs_exactly_once_postgres(empty_db_url: str, tmp_path
     assert rows[victim].lease_owner is None
     victim_run = next(r for r in runs if int(r[0]) == victim)
     assert victim_run[1].split(":")[0] in survivors and victim_run[2] == "2"
+    # the released job: its interrupted attempt not counted, finished by a survivor
+    assert rows[handed_back].attempts == 1
+    handed_run = next(r for r in runs if int(r[0]) == handed_back)
+    assert handed_run[1].split(":")[0] in survivors and handed_run[2] == "1"
     # every other job ran once, on its first attempt, and the work was shared
     assert all(rows[i].attempts == 1 for i in ids)
     by_worker = Counter(worker.split(":")[0] for _, worker, _ in runs)
