@@ -9,6 +9,7 @@ unlabelled items, unlabel members farther than R from their centre, dissolve clu
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from sklearn.cluster import KMeans, MeanShift, estimate_bandwidth
@@ -64,7 +65,9 @@ def improved_mean_shift(
         previous = labels.copy()
         free = np.flatnonzero(labels == OUTLIER)
         if free.size:
-            ms = MeanShift(bandwidth=bandwidth, bin_seeding=bin_seeding).fit(X[free])
+            with warnings.catch_warnings():  # "binning failed, using data points": that is fine
+                warnings.simplefilter("ignore", UserWarning)
+                ms = MeanShift(bandwidth=bandwidth, bin_seeding=bin_seeding).fit(X[free])
             start = labels.max() + 1 if (labels != OUTLIER).any() else 0
             labels[free] = ms.labels_ + start
         for k, centre in _centres(X, labels).items():
