@@ -30,6 +30,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+from scipy.special import gammaln
 from scipy.stats import beta
 
 from evals.engines.base import Engine, GenerateRequest
@@ -128,6 +130,40 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     for i in range(n - c + 1, n + 1):
         prod *= 1.0 - k / i
     return 1.0 - prod
+
+
+def estimator_moments(p: float, r: int, k_max: int) -> dict[str, float]:
+    """Exact means and variances of the estimators for true ``p``, from the outcome distribution.
+
+    Outcomes: stopped at draw K (r ≤ K ≤ k_max) with r successes, P = C(K−1, r−1) p^r (1−p)^(K−r);
+    or censored at k_max with s < r, P = C(k_max, s) p^s (1−p)^(k_max−s). ``paper_*`` are
+    conditional on not being censored (r/K is undefined there).
+    """
+    k = np.arange(r, k_max + 1, dtype=np.float64)
+    log_stop = gammaln(k) - gammaln(r) - gammaln(k - r + 1) + r * np.log(p) + (k - r) * np.log1p(-p)
+    p_stop = np.exp(log_stop)
+    s = np.arange(0, r, dtype=np.float64)
+    log_cens = (
+        gammaln(k_max + 1) - gammaln(s + 1) - gammaln(k_max - s + 1)
+        + s * np.log(p) + (k_max - s) * np.log1p(-p)
+    )  # fmt: skip
+    p_cens = np.exp(log_cens)
+    unb_stop = (r - 1) / np.maximum(k - 1, 1) if r > 1 else np.where(k == 1, 1.0, 0.0)
+    unb_cens = s / k_max
+    mean_u = float(np.sum(p_stop * unb_stop) + np.sum(p_cens * unb_cens))
+    m2_u = float(np.sum(p_stop * unb_stop**2) + np.sum(p_cens * unb_cens**2))
+    p_uncens = float(p_stop.sum())
+    paper = r / k
+    mean_p = float(np.sum(p_stop * paper) / p_uncens) if p_uncens > 0 else math.nan
+    m2_p = float(np.sum(p_stop * paper**2) / p_uncens) if p_uncens > 0 else math.nan
+    return {
+        "unbiased_mean": mean_u,
+        "unbiased_var": max(0.0, m2_u - mean_u**2),
+        "paper_mean": mean_p,
+        "paper_var": max(0.0, m2_p - mean_p**2),
+        "p_censored": 1.0 - p_uncens,
+        "expected_draws": float(np.sum(p_stop * k) + (1.0 - p_uncens) * k_max),
+    }
 
 
 def sample_seed(run_seed: int, key: str, round_index: int) -> int:

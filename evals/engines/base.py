@@ -16,8 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 class GenerateRequest:
     """Draw ``n`` completions of ``prompt``.
 
-    ``seed`` makes the draws reproducible and independent of how requests are batched: sample j of
-    a request uses the stream seeded by ``seed + j`` (vLLM's rule for ``n > 1``).
+    ``seed`` makes the draws reproducible and independent of how requests are batched (vLLM:
+    sample j uses the stream seeded by ``seed + j``; transformers: one stream per request).
     ``temperature == 0`` means greedy decoding.
     """
 

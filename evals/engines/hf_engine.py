@@ -1,8 +1,8 @@
 """Hugging Face transformers engine: the float32 reference the vLLM engine is checked against.
 
 Deliberately plain: one forward pass per sequence for scoring, ``model.generate`` for sampling with
-the global torch RNG seeded per request (so results do not depend on batching). Slow but easy to
-trust.
+the global torch RNG seeded per request (so results do not depend on how requests are grouped;
+the draws differ from vLLM's for the same seed). Slow but easy to trust.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class HfEngine:
         ).to(device)
         self.model.eval()
         self.device = device
+        self.max_batch = 256
         self.version = f"transformers-{transformers.__version__}+torch-{torch.__version__}"
 
     def _logprobs(self, ids: tuple[int, ...]):
@@ -75,28 +76,32 @@ class HfEngine:
         return out
 
     def generate(self, requests: list[GenerateRequest]) -> list[list[str]]:
+        """Each request's n samples are drawn as one batch from a torch RNG seeded by its seed."""
         torch = self.torch
         out = []
+        eos = self.tokenizer.eos_token_id
         for req in requests:
             ids = torch.tensor([self.tokenizer(req.prompt)["input_ids"]], device=self.device)
-            texts = []
-            for j in range(req.n):
-                if req.seed is not None:
-                    torch.manual_seed(req.seed + j)
-                kwargs: dict = {"max_new_tokens": req.max_tokens, "pad_token_id": 0}
-                if req.temperature > 0:
-                    kwargs.update(do_sample=True, temperature=req.temperature, top_p=req.top_p)
-                    kwargs.update(top_k=0)
-                else:
-                    kwargs.update(do_sample=False)
+            kwargs: dict = {"max_new_tokens": req.max_tokens, "pad_token_id": eos}
+            if req.temperature > 0:
+                kwargs.update(do_sample=True, temperature=req.temperature, top_p=req.top_p, top_k=0)
+            else:
+                kwargs.update(do_sample=False)
+            if req.seed is not None:
+                torch.manual_seed(req.seed)
+            texts: list[str] = []
+            for start in range(0, req.n, self.max_batch):
+                rows = min(self.max_batch, req.n - start)
+                batch = ids.repeat(rows, 1)
                 with torch.no_grad():
-                    gen = self.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
-                new = gen[0, ids.shape[1] :].tolist()
-                eos = self.tokenizer.eos_token_id
-                if eos in new:
-                    new = new[: new.index(eos)]
-                text = self.tokenizer.decode(new, skip_special_tokens=True)
-                texts.append(truncate_at_stop(text, req.stop))
+                    gen = self.model.generate(
+                        batch, attention_mask=torch.ones_like(batch), **kwargs
+                    )
+                for row in gen[:, ids.shape[1] :].tolist():
+                    if eos in row:
+                        row = row[: row.index(eos)]
+                    text = self.tokenizer.decode(row, skip_special_tokens=True)
+                    texts.append(truncate_at_stop(text, req.stop))
             out.append(texts)
         return out
 

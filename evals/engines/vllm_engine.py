@@ -29,6 +29,7 @@ os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 
 CPU_KV_CACHE_BYTES = 256 << 20
 MAX_LOGPROB_TOKEN_IDS = 128
+MAX_N_PER_REQUEST = 16384  # vLLM's default VLLM_MAX_N_SEQUENCES
 
 
 class VllmEngine:
@@ -197,21 +198,30 @@ class VllmEngine:
 
     # -- sampling --------------------------------------------------------------------------------
     def generate(self, requests: list[GenerateRequest]) -> list[list[str]]:
+        """Requests with n above vLLM's per-request limit are split; part i starts at sample
+        offset o with seed ``seed + o``, so sample j still uses seed + j (vLLM's rule for n > 1)."""
         from vllm import SamplingParams
 
-        params = [
-            SamplingParams(
-                n=r.n,
-                temperature=r.temperature,
-                top_p=r.top_p if r.temperature > 0 else 1.0,
-                max_tokens=r.max_tokens,
-                stop=list(r.stop) or None,
-                seed=r.seed,
-            )
-            for r in requests
-        ]
-        outs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
-        return [[c.text for c in sorted(o.outputs, key=lambda c: c.index)] for o in outs]
+        prompts, params, owner = [], [], []
+        for i, r in enumerate(requests):
+            for offset in range(0, r.n, MAX_N_PER_REQUEST):
+                prompts.append(r.prompt)
+                owner.append(i)
+                params.append(
+                    SamplingParams(
+                        n=min(MAX_N_PER_REQUEST, r.n - offset),
+                        temperature=r.temperature,
+                        top_p=r.top_p if r.temperature > 0 else 1.0,
+                        max_tokens=r.max_tokens,
+                        stop=list(r.stop) or None,
+                        seed=None if r.seed is None else r.seed + offset,
+                    )
+                )
+        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        texts: list[list[str]] = [[] for _ in requests]
+        for i, o in zip(owner, outs, strict=True):
+            texts[i].extend(c.text for c in sorted(o.outputs, key=lambda c: c.index))
+        return texts
 
     def next_token_logprobs(self, prompt: str, token_ids: list[int]) -> dict[int, float]:
         """Log-probabilities at temperature 1 of ``token_ids`` as the token after ``prompt``."""

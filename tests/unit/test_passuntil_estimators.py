@@ -16,6 +16,7 @@ from evals.passuntil import (
     R_REACHED,
     PassUntilConfig,
     estimate,
+    estimator_moments,
     pass_at_k,
     run_passuntil,
     task_estimate,
@@ -164,3 +165,19 @@ def test_results_do_not_depend_on_batching() -> None:
     assert len(eb.calls) > len(ea.calls)
     _, c, _ = _simulate(40, seed=6)
     assert {k: v.n for k, v in a.items()} != {k: v.n for k, v in c.items()}
+
+
+@pytest.mark.parametrize(("p", "r", "k_max"), [(0.05, 2, 150), (0.01, 3, 400), (0.002, 2, 900)])
+def test_estimator_moments_match_enumeration(p: float, r: int, k_max: int) -> None:
+    outcomes = list(_outcomes(p, r, k_max))
+    ests = [(estimate(n, s, r=r, k_max=k_max), pr) for n, s, pr in outcomes]
+    mean_u = sum(e.unbiased * pr for e, pr in ests)
+    var_u = sum((e.unbiased - mean_u) ** 2 * pr for e, pr in ests)
+    p_unc = sum(pr for e, pr in ests if e.paper is not None)
+    mean_p = sum(e.paper * pr for e, pr in ests if e.paper is not None) / p_unc
+    m = estimator_moments(p, r, k_max)
+    assert m["unbiased_mean"] == pytest.approx(mean_u, rel=1e-9)
+    assert m["unbiased_var"] == pytest.approx(var_u, rel=1e-7)
+    assert m["paper_mean"] == pytest.approx(mean_p, rel=1e-9)
+    assert m["p_censored"] == pytest.approx(1 - p_unc, abs=1e-12)
+    assert m["paper_mean"] > p  # the r/K bias, exactly

@@ -1,0 +1,141 @@
+"""``capcast eval`` SIGKILLed mid-run and started again with the same configuration finishes with
+exactly the results of an uninterrupted run, with no item counted twice (SQLite and PostgreSQL).
+
+PassUntil mode, the hardest to resume (items finish in different rounds): the per-(item, round)
+seeds make a restarted item redraw the same samples. The transformers engine keeps the three
+engine start-ups of each case short; the vLLM engine's resume runs in test_jobs_eval_kill_*.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from db.models import EvalRun, Item, ItemResult
+from db.session import make_engine, session_factory
+from evals.runner import run_eval
+from evals.testing import build_tiny_model
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSWERS = [" the", "e", " of", "s", " a", "t", " is", "in", " 1", "d", " c", "or"]
+CONFIG = {"r": 2, "k_max": 1024, "seed": 5, "max_tokens": 1}
+
+
+def _task(path: Path) -> Path:
+    header = {"_task": {"name": "resume_first_token", "checker": {"kind": "exact", "strip": False}}}
+    lines = [json.dumps(header)]
+    for i, ans in enumerate(ANSWERS * 2):
+        lines.append(json.dumps({"prompt": f"item {i}: the cat and", "answer": ans}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _cli(url: str, model: Path, task: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        "from service.cli import main; main()",
+        "eval",
+        "--model", str(model),
+        "--task", str(task),
+        "--mode", "passuntil",
+        "--engine", "hf",
+        "--r", str(CONFIG["r"]),
+        "--k-max", str(CONFIG["k_max"]),
+        "--seed", str(CONFIG["seed"]),
+        "--max-tokens", "1",
+        "--database-url", url,
+        "--quiet",
+        "--json",
+    ]  # fmt: skip
+
+
+def _results(url: str) -> dict[str, tuple]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                Item.key,
+                ItemResult.n_samples,
+                ItemResult.n_pass,
+                ItemResult.stop_reason,
+                ItemResult.estimate,
+                ItemResult.estimates,
+            ).join(ItemResult, ItemResult.item_id == Item.id)
+        ).all()
+    engine.dispose()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _count(url: str, table) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(table)).scalar()
+    engine.dispose()
+    return int(n)
+
+
+def test_sigkilled_eval_resumes_to_identical_results(db_url: str, tmp_path: Path) -> None:
+    model = build_tiny_model()
+    task = _task(tmp_path / "first_token.jsonl")
+    n_items = len(ANSWERS) * 2
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        _cli(db_url, model, task), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 300
+    written = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            written = _count(db_url, ItemResult)
+        except Exception:  # tables being created by the child's first transaction
+            written = 0
+        if written > 0:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()!r}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    at_kill = _count(db_url, ItemResult)
+    assert 0 < at_kill < n_items, f"killed at {at_kill} of {n_items} items"
+    assert _count(db_url, EvalRun) == 1
+
+    again = subprocess.run(
+        _cli(db_url, model, task), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["n_reused"] == at_kill and summary["n_new"] == n_items - at_kill
+    assert _count(db_url, EvalRun) == 1
+    assert _count(db_url, ItemResult) == n_items
+    resumed = _results(db_url)
+
+    ref_url = f"sqlite:///{tmp_path / 'reference.sqlite'}"
+    from db import migrate
+
+    migrate.upgrade(ref_url)
+    ref_engine = make_engine(ref_url)
+    ref = run_eval(
+        session_factory=session_factory(ref_engine),
+        model_path=model,
+        task_path=task,
+        mode="passuntil",
+        engine="hf",
+        config=CONFIG,
+    )
+    ref_engine.dispose()
+    reference = _results(ref_url)
+    assert resumed == reference
+    assert summary["metrics"] == pytest.approx(ref.metrics)
+    # not degenerate: items stopped for both reasons and after different numbers of draws
+    reasons = {r[2] for r in reference.values()}
+    assert reasons == {"r_reached", "budget"}
+    assert len({r[0] for r in reference.values()}) > 3
