@@ -128,6 +128,8 @@ def run_eval(
     cfg = resolve_config(mode, engine_name, dict(config or {}))
     task = load_task(task_path, fewshot_seed=cfg["fewshot_seed"])
     items = list(task.items[: cfg["limit"]] if cfg["limit"] else task.items)
+    # identical documents share a key (as in lm-eval's doc_hash): evaluate each once
+    items = list({it.key: it for it in items}.values())
     if mode == "choices" and task.output_type != MULTIPLE_CHOICE:
         raise ValueError(f"{task_path}: mode 'choices' needs a multiple_choice task")
     if mode != "choices" and task.output_type == MULTIPLE_CHOICE:
