@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -55,6 +56,13 @@ def _no_nul_json(value: Any, where: str = "") -> Any:
     return value
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes (stored in UTC): mark them UTC, as RFC 3339 requires."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+#: A timestamp always sent with its offset ("2026-01-02T03:04:05+00:00").
+UtcDateTime = Annotated[dt.datetime, AfterValidator(_utc)]
 JsonDict = Annotated[dict[str, Any], AfterValidator(_no_nul_json)]
 JsonList = Annotated[list[Any], AfterValidator(_no_nul_json)]
 
@@ -65,6 +73,12 @@ class Schema(BaseModel):
     model_config = ConfigDict(
         from_attributes=True, allow_inf_nan=False, extra="forbid", protected_namespaces=()
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _aware(cls, value: Any) -> Any:
+        """Every timestamp leaves with its UTC offset, whichever schema declares it."""
+        return _utc(value) if isinstance(value, dt.datetime) else value
 
 
 class Page(Schema, Generic[T]):
@@ -97,7 +111,7 @@ class FamilyCreate(Schema):
 
 class FamilyPublic(FamilyCreate):
     id: int
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -131,7 +145,7 @@ class ModelPublic(Schema):
     uri: str | None
     revision: str | None
     extra: dict[str, Any] | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 # --- benchmarks and items ---------------------------------------------------------------------
@@ -158,7 +172,7 @@ class BenchmarkPublic(Schema):
     chance: float | None
     higher_is_better: bool
     extra: dict[str, Any] | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class ItemCreate(Schema):
@@ -224,7 +238,7 @@ class MeasurementPublic(Schema):
     source: str
     checkpoint_step: int | None
     n_tokens: float | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 # --- eval runs --------------------------------------------------------------------------------
@@ -243,9 +257,9 @@ class RunPublic(Schema):
     config_hash: str
     status: str
     error: str | None
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
 
 
 class ItemResultPublic(Schema):
@@ -308,7 +322,7 @@ class ForecastPublic(Schema):
     fitted_params: dict[str, Any] | None
     diagnostics: dict[str, Any] | None
     backtest: dict[str, Any] | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
     cache_hit: bool = Field(False, description="Whether a fitted predictor was reused")
 
 
@@ -327,9 +341,9 @@ class KeyPublic(Schema):
     name: str
     prefix: str
     scopes: list[str]
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-    last_used_at: dt.datetime | None
+    created_at: UtcDateTime
+    revoked_at: UtcDateTime | None
+    last_used_at: UtcDateTime | None
 
 
 class KeyCreated(KeyPublic):
