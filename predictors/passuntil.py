@@ -19,7 +19,7 @@ from predictors.item_data import model_flops
 from predictors.passuntil_law import (
     F_of,
     LineFit,
-    binomial_line,
+    binomial_lines,
     curvature_test,
     pu_of_F,
     tobit_line,
@@ -202,13 +202,10 @@ class PassUntilForecaster(BaseEstimator):
             alpha=self.alpha,
         )  # fmt: skip
         if self.scheme == "instance":
-            laws = [
-                binomial_line(
-                    z, self.n_[i], self.s_[i], prior_slope=self.line_.slope, ridge=self.ridge
-                )
-                for i in range(len(self.items_))
-            ]
-            self.item_laws_ = pd.DataFrame(laws, index=self.items_, columns=["intercept", "slope"])
+            b0, b1 = binomial_lines(
+                z, self.n_, self.s_, prior_slope=self.line_.slope, ridge=self.ridge
+            )
+            self.item_laws_ = pd.DataFrame({"intercept": b0, "slope": b1}, index=self.items_)
             self.boot_lines_: list[LineFit] = []
         else:
             self.boot_lines_ = self._boot_lines(z)
