@@ -132,8 +132,13 @@ def actual_pass_rate(obs: pd.DataFrame, task: str, model: str) -> float:
 
 
 def loss_benchmark(obs: pd.DataFrame) -> str | None:
+    """The validation loss set: a held-out/validation name if there is one, else the commonest."""
     loss = obs[obs["metric"] == "loss"]
-    return None if loss.empty else str(loss["benchmark"].value_counts().index[0])
+    if loss.empty:
+        return None
+    names = loss["benchmark"].value_counts().index.astype(str)
+    held = [b for b in names if any(k in b.lower() for k in ("heldout", "held_out", "val"))]
+    return held[0] if held else names[0]
 
 
 def methods(
