@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db import migrate
-from db.models import ItemResult, Job
+from db.models import EvalRun, ItemResult, Job
 from db.session import make_engine, transaction
 from evals.testing import build_tiny_model
 from service.jobs import queue
@@ -29,7 +29,7 @@ from tests.integration.jobs_helpers import (
 
 pytestmark = [pytest.mark.postgres, pytest.mark.vllm, pytest.mark.slow]
 
-N_ITEMS = 16
+N_ITEMS = 24
 CONFIG = {"n": 8, "seed": 7, "batch_items": 1, "max_tokens": 8}
 
 
@@ -56,9 +56,12 @@ def test_killed_eval_job_resumes_postgres_vllm(empty_db_url: str, tmp_path: Path
     try:
 
         def items_done() -> int:
-            with engine.connect() as conn:
-                detail = conn.execute(select(Job.progress_detail).where(Job.id == job_id)).scalar()
-            return int((detail or {}).get("done", 0))
+            """Items committed by the killed job's run (the reference run has a ``limit``)."""
+            with transaction(engine) as s:
+                runs = [r.id for r in s.scalars(select(EvalRun)) if r.config.get("limit") is None]
+                if not runs:
+                    return 0
+                return s.scalar(select(func.count()).where(ItemResult.run_id == runs[0]))
 
         wait_for(lambda: items_done() > 0, 400, "the first items to be written", poll=0.02)
         with transaction(engine) as s:
