@@ -186,8 +186,9 @@ def run_setting(obs: pd.DataFrame, tasks: list[str], n_targets: int, n_boot: int
     for task in tasks:
         for name, make in methods(obs, unit, n_boot).items():
             t0 = time.perf_counter()
+            est = make(task)
             try:
-                fcs = make(task).fit(fit).predict(tgt)
+                fcs = est.fit(fit).predict(tgt)
                 err = ""
             except Exception as exc:  # a failed fit is a result too: reported, never hidden
                 fcs, err = [], f"{type(exc).__name__}: {exc}"
@@ -202,8 +203,42 @@ def run_setting(obs: pd.DataFrame, tasks: list[str], n_targets: int, n_boot: int
                     "actual": actual, "abs_error_pts": 100 * abs(point - actual),
                     "covered": bool(f and f.lower <= actual <= f.upper), "error": err,
                     "seconds": secs, "unit": unit,
+                    **subset_check(obs, est, task, model, f),
                 })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def subset_check(obs: pd.DataFrame, est: BaseEstimator, task: str, model: str, f) -> dict:
+    """COD only: the predictable subset's predicted and measured accuracy on the target, which
+    splits COD's error into the laws' part (subset) and the mapping's part (subset -> full)."""
+    if f is None or not hasattr(est, "subset_items_"):
+        return {}
+    rows = obs[
+        (obs["benchmark"] == task) & (obs["metric"] == "pass_rate") & (obs["model"] == model)
+    ]
+    rows = final_rows(rows[rows["item"].notna()]).set_index("item")["value"]
+    subset = rows.reindex(est.subset_items_).mean()
+    return {
+        "subset_predicted": f.diagnostics["subset_prediction"],
+        "subset_actual": float(subset),
+        "predictable_fraction": f.diagnostics["predictable_fraction"],
+        "kept_clusters": f"{f.diagnostics['n_kept_clusters']}/{f.diagnostics['n_clusters']}",
+    }
+
+
+def decomposition(res: pd.DataFrame) -> pd.DataFrame:
+    """COD's error split: laws (subset predicted vs measured) and mapping (the rest)."""
+    cod = res[res["method"] == "COD"].dropna(subset=["subset_predicted"])
+    if cod.empty:
+        return cod
+    return pd.DataFrame({
+        "task": cod["task"], "target": cod["target"], "kept clusters": cod["kept_clusters"],
+        "predictable fraction": cod["predictable_fraction"],
+        "subset pred": cod["subset_predicted"], "subset actual": cod["subset_actual"],
+        "law error (pts)": 100 * (cod["subset_predicted"] - cod["subset_actual"]),
+        "full pred": cod["predicted"], "full actual": cod["actual"],
+        "total error (pts)": 100 * (cod["predicted"] - cod["actual"]),
+    })  # fmt: skip
 
 
 def summarise(res: pd.DataFrame) -> pd.DataFrame:
@@ -291,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
                 index="method", columns="task", values="abs_error_pts", sort=False
             ).to_markdown(floatfmt=".3g")
         )
+        dec = decomposition(res)
+        if not dec.empty:
+            print(
+                "\nCOD's error split (signed, points): the laws' part on the predictable subset, and the total\n"
+            )
+            print(dec.to_markdown(index=False, floatfmt=".3g"))
         errs = res[res["error"] != ""].drop_duplicates(["task", "method"])
         for _, e in errs.iterrows():
             print(f"- {e['method']} on {e['task']}: {e['error'][:200]}")

@@ -60,6 +60,9 @@ def item_results_to_observations(rows: pd.DataFrame) -> pd.DataFrame:
         "model", "family", "n_params", "n_params_nonembed", "n_tokens", "flops", "release_date",
         "checkpoint_step", "benchmark", "metric", "value", "item", "n_samples", "n_pass",
     ]  # fmt: skip
+    cols += [
+        c for c in ("stop_reason", "run_id") if c in df.columns
+    ]  # PassUntil's estimator uses it
     return df.loc[df["value"].notna(), cols].reset_index(drop=True)
 
 
