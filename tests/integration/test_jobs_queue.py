@@ -53,17 +53,23 @@ def test_retry_with_backoff_then_failed_keeps_error(db_engine) -> None:
         now = queue.utcnow() + dt.timedelta(hours=attempt)  # far enough past any backoff
         job = queue.claim(db_engine, worker_id="w", lease_seconds=30, now=now)
         assert job is not None and job.id == job_id and job.attempts == attempt
+        before = queue.utcnow()
         status = queue.fail(db_engine, job, "w", f"boom {attempt}", backoff_base=2, backoff_cap=5)
+        after = queue.utcnow()
         row = _job(db_engine, job_id)
         if attempt < 3:
             assert status == "queued"
-            delays.append((queue.as_utc(row.run_after) - queue.utcnow()).total_seconds())
+            run_after = queue.as_utc(row.run_after)
+            delays.append(
+                ((run_after - before).total_seconds(), (run_after - after).total_seconds())
+            )
         else:
             assert status == "failed"
     row = _job(db_engine, job_id)
     assert (row.status, row.attempts, row.error) == ("failed", 3, "boom 3")
     assert row.finished_at is not None
-    assert 1.5 < delays[0] <= 2.0 and 3.5 < delays[1] <= 4.0  # 2s then 4s
+    # run_after = time of the failure + 2s, then + 4s
+    assert delays[0][1] <= 2.0 <= delays[0][0] and delays[1][1] <= 4.0 <= delays[1][0]
     assert queue.backoff_seconds(10, base=2, cap=5) == 5
 
 
