@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ PYTHIA_TASKS = (
 )
 
 
-def _cached(name: str, build) -> pd.DataFrame:  # noqa: ANN001
+def _cached(name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     CACHE.mkdir(exist_ok=True)
     path = CACHE / f"{name}.pkl"
     if path.exists():
@@ -180,7 +181,7 @@ def report_beyond() -> pd.DataFrame:
 
 
 def _pythia_estimators(task: str) -> dict[str, object]:
-    common = dict(benchmark=task, metric="acc", n_bootstrap=200)
+    common = dict(benchmark=task, metric="acc", n_bootstrap=100)
     return {
         "gadre(lambada ppl)": GadreChain(
             loss_benchmark="lambada_openai", loss_metric="ppl", checkpoints="all", **common
@@ -210,6 +211,11 @@ def report_pythia(family: str = "pythia") -> pd.DataFrame:
             except Exception as exc:  # report, don't hide
                 rows.append({"predictor": name, "task": task, "model": "-", "error": str(exc)})
                 continue
+            print(
+                f"  {task:15s} {name:20s} {time.perf_counter() - t0:6.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
             for _, r in res.rows.iterrows():
                 rows.append(
                     {

@@ -205,7 +205,8 @@ class TwoStepLadder(BaseEstimator):
         self._L2, self._S2 = self._step2_points(tr)
         f1, s1, b1 = self._step1_spec()
         loss = f"huber_log:{self.huber_delta}"
-        self.step1_: LawFit = fit_law(f1, self._x1, self._y1, starts=[s1], bounds=b1, loss=loss)
+        starts1 = [s1, *_step1_grid(self.input)]
+        self.step1_: LawFit = fit_law(f1, self._x1, self._y1, starts=starts1, bounds=b1, loss=loss)
         starts2, b2 = self._step2_spec(self._S2)
         self.step2_: LawFit = fit_law(
             sigmoid_accuracy, self._L2, self._S2, starts=starts2, bounds=b2
@@ -331,3 +332,16 @@ def _compute_or_none(row: pd.DataFrame) -> float | None:
         return None
     c = float(compute_of(row)[0])
     return c if np.isfinite(c) and c > 0 else None
+
+
+def _step1_grid(kind: str) -> list[tuple[float, ...]]:
+    """Extra starts beyond the paper's one (tried by the fast solver, see ``fit_law``)."""
+    if kind == "flops":
+        return [(a, al, e) for a in (3.0, 10.0, 30.0) for al in (0.05, 0.2) for e in (0.5, 1.0)]
+    return [
+        (a, b, al, be, 0.5)
+        for a in (3.0, 8.0)
+        for b in (6.0, 12.0)
+        for al in (0.1, 0.3)
+        for be in (0.1, 0.3)
+    ]

@@ -249,7 +249,7 @@ def _one_start(
                     p0,
                     method="L-BFGS-B",
                     bounds=None if bounds is None else list(zip(*bounds, strict=True)),
-                    options={"maxiter": maxfev, "ftol": 1e-15, "gtol": 1e-12},
+                    options={"maxiter": maxfev, "ftol": 1e-13, "gtol": 1e-10},
                 )
                 p = res.x
         except (RuntimeError, ValueError, FloatingPointError):
@@ -321,10 +321,17 @@ def fit_law(
     b = None if bounds is None else (np.asarray(bounds[0], float), np.asarray(bounds[1], float))
     obj = _residual_fn(func, x, y, loss, sw)
     best, best_val = None, math.inf
-    for p0 in starts:
-        p0a = np.asarray(p0, dtype=float)
-        if b is not None:
-            p0a = np.clip(p0a, b[0], b[1])
+    candidates = [np.asarray(p0, dtype=float) for p0 in starts]
+    if b is not None:
+        candidates = [np.clip(p0, b[0], b[1]) for p0 in candidates]
+    if loss != "l2" and sw is None:
+        # Huber in log space: every start also gets a fast trust-region run of the same
+        # objective; its best optimum is then polished by L-BFGS-B like the given starts.
+        fast = [_one_start(func, x, y, p0, b, loss, None, 500, "trf") for p0 in candidates]
+        fast = [p for p in fast if p is not None]
+        if fast:
+            candidates.append(min(fast, key=obj))
+    for p0a in candidates:
         p = _one_start(func, x, y, p0a, b, loss, sw, maxfev)
         if p is None:
             continue
@@ -405,7 +412,7 @@ def bootstrap_law(
     rng: np.random.Generator,
     bounds: tuple[Sequence[float], Sequence[float]] | None = None,
     loss: str = "l2",
-    maxfev: int = 2000,
+    maxfev: int = 400,
     solver: str = "auto",
 ) -> BootstrapLaw:
     """Refit on ``n_boot`` resamples of the fit points, warm-started from ``fit``'s optimum.
