@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -101,15 +101,27 @@ def enqueue(
         "created_at": now,
     }
     if dedupe_key is None:
-        return session.execute(insert(Job).values(**values).returning(Job.id)).scalar_one()
-    dialect_insert = postgresql.insert if _is_postgres(session) else sqlite.insert
-    stmt = (
-        dialect_insert(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Job.id)
-    )
-    return session.execute(stmt).scalar_one_or_none()
+        job_id = session.execute(insert(Job).values(**values).returning(Job.id)).scalar_one()
+    else:
+        dialect_insert = postgresql.insert if _is_postgres(session) else sqlite.insert
+        stmt = (
+            dialect_insert(Job)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Job.id)
+        )
+        job_id = session.execute(stmt).scalar_one_or_none()
+    if job_id is not None and _is_postgres(session):
+        notify(session)
+    return job_id
+
+
+NOTIFY_CHANNEL = "capcast_jobs"
+
+
+def notify(bind: Session | Connection) -> None:
+    """Wake idle workers (PostgreSQL NOTIFY, delivered when the caller's transaction commits)."""
+    bind.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
 def claim(
@@ -256,7 +268,11 @@ def fail(
 def release(engine: Engine, job_id: int, worker_id: str) -> bool:
     """Give a job back untouched (graceful shutdown): queued again, this attempt not counted."""
     values = {"status": "queued", "attempts": Job.attempts - 1, "run_after": utcnow()}
-    return _finish(engine, job_id, worker_id, values)
+    released = _finish(engine, job_id, worker_id, values)
+    if released and _is_postgres(engine):
+        with engine.begin() as conn:
+            notify(conn)
+    return released
 
 
 def mark_cancelled(engine: Engine, job_id: int, worker_id: str) -> bool:
@@ -309,4 +325,6 @@ def reclaim_expired(engine: Engine, *, now: dt.datetime | None = None) -> int:
                 status="queued", error=note, run_after=now, lease_owner=None, lease_expires_at=None
             )
         ).rowcount
+        if requeued and _is_postgres(engine):
+            notify(conn)
     return int(failed + requeued)

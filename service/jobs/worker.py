@@ -51,6 +51,8 @@ class WorkerConfig:
     backoff_base: float = 10.0
     backoff_cap: float = 900.0
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    #: PostgreSQL: wake on LISTEN/NOTIFY instead of waiting out the poll interval.
+    listen: bool = True
 
 
 class JobContext:
@@ -127,6 +129,33 @@ class _Heartbeat(threading.Thread):
                 return
 
 
+class _Listener(threading.Thread):
+    """LISTENs on PostgreSQL and sets ``wake`` on each NOTIFY (sent by every enqueue).
+
+    Polling stays the safety net: a lost connection or a missed notification only costs the
+    poll interval, and jobs that become due later (retry backoff) are found by polling.
+    """
+
+    def __init__(self, engine: Engine, wake: threading.Event, stop: threading.Event) -> None:
+        super().__init__(name="job-listener", daemon=True)
+        self.url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.wake, self.stop = wake, stop
+
+    def run(self) -> None:
+        import psycopg
+
+        while not self.stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+                    while not self.stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake.set()
+            except Exception:
+                log.warning("job listener lost its connection; polling until it reconnects")
+                self.stop.wait(5.0)
+
+
 class Worker:
     """Claims and runs jobs until stopped (or, with ``once``, until nothing is ready)."""
 
@@ -147,6 +176,7 @@ class Worker:
                 "SQLite runs one worker slot (--concurrency 1); use PostgreSQL for more"
             )
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._last_sweep = 0.0
         self._sweep_lock = threading.Lock()
         self.processed = 0
@@ -159,9 +189,12 @@ class Worker:
     def stop(self) -> None:
         """Stop claiming; jobs in hand finish or release at their next checkpoint."""
         self._stop.set()
+        self._wake.set()
 
     def run(self) -> int:
         """Run all slots; returns how many jobs this process finished (any outcome)."""
+        if self.config.listen and not self.config.once and self.engine.dialect.name == "postgresql":
+            _Listener(self.engine, self._wake, self._stop).start()
         n = max(1, self.config.concurrency)
         if n == 1:
             self._slot_loop(f"{self.config.name}:0")
@@ -188,6 +221,7 @@ class Worker:
 
     def _slot_loop(self, worker_id: str) -> None:
         while not self.stopping:
+            self._wake.clear()  # a NOTIFY from here on wakes the idle wait below
             try:
                 self._maybe_sweep()
                 job = queue.claim(
@@ -203,7 +237,7 @@ class Worker:
             if job is None:
                 if self.config.once:
                     return
-                self._stop.wait(self.config.poll_seconds)
+                self._wake.wait(self.config.poll_seconds)
                 continue
             try:
                 self.run_job(job, worker_id)
