@@ -2,7 +2,7 @@
 
 Each item passes when the first generated token is a given token, so its true pass probability is
 that token's probability at temperature 1, computed exactly from the float32 transformers logits.
-Items are chosen so that p spans 1e-1 to 1e-3 (measured) and ~1e-4 (censored by the budget); the
+Items are chosen so that p spans 3e-1 to 1e-3 (measured) and ~1e-4 (censored by the budget); the
 estimates must agree with the truth at the rate their intervals promise, the unbiased estimator
 must be centred on the truth, and r/K must show its upward bias. (The same statistics over 400
 items down to 1e-4 run against a Bernoulli engine in tests/unit/test_passuntil_estimators.py:
@@ -30,7 +30,11 @@ from evals.testing import build_tiny_model
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 R_STOP, K_MAX, ALPHA = 2, 3000, 0.1
-PROMPTS = ["the cat", "Question: is", "def of", "water 7", "Answer: the", "sum of"]
+PROMPTS = [
+    f"{a} {b}"
+    for a in ("the", "Question:", "def", "water", "sum")
+    for b in ("cat", "is", "of", "7")
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,22 +58,18 @@ def items() -> list[dict]:
     ]
     rng = np.random.default_rng(0)
     chosen: list[dict] = []
-    bins = np.linspace(-3, -1, 8)
-    for prompt in PROMPTS:
+    # per prompt: up to twelve items with p in [1e-2, 10^-0.5] (cheap; they carry the r/K bias test),
+    # one in [1e-3, 1e-2], and for the first three prompts one near 1e-4 (censored by K_MAX)
+    bins = [*itertools.pairwise(np.linspace(-2, -0.5, 7)), (-3.0, -2.0)]
+    for k, prompt in enumerate(PROMPTS):
         p = torch.exp(hf.next_token_logprobs(prompt).double()).numpy()
         assert abs(p.sum() - 1) < 1e-6
         logp = np.log10(p[ok])
-        for lo, hi in itertools.pairwise(bins):
+        for lo, hi in bins + ([(-4.2, -3.8)] if k < 3 else []):
             cand = [ok[i] for i in np.flatnonzero((logp >= lo) & (logp < hi))]
-            if cand:
-                t = int(rng.choice(cand))
+            take = 2 if lo >= -2 else 1  # two per high-p bin where there are two
+            for t in rng.choice(cand, size=min(take, len(cand)), replace=False) if cand else []:
                 chosen.append({"prompt": prompt, "answer": texts[t], "p": float(p[t])})
-        if len(chosen) > 20:
-            continue  # three prompts' worth of ~1e-4 items is enough (each burns K_MAX draws)
-        low = [ok[i] for i in np.flatnonzero((logp >= -4.2) & (logp < -3.8))]
-        if low:
-            t = int(rng.choice(low))
-            chosen.append({"prompt": prompt, "answer": texts[t], "p": float(p[t])})
     return chosen
 
 
@@ -79,7 +79,7 @@ def test_vllm_passuntil_estimates_match_exact_probabilities(
     from evals.engines.vllm_engine import VllmEngine
 
     ps = np.array([it["p"] for it in items])
-    assert ps.max() > 0.05 and ps.min() < 2e-4 and len(items) >= 40
+    assert ps.max() > 0.1 and ps.min() < 2e-4 and len(items) >= 120
     task = tmp_path / "first_token.jsonl"
     header = {"_task": {"name": "first_token", "checker": {"kind": "exact", "strip": False}}}
     lines = [json.dumps(header)] + [
@@ -125,7 +125,7 @@ def test_vllm_passuntil_estimates_match_exact_probabilities(
         (censored if est["censored"] else measured).append((p, est))
     assert res.samples >= sum(e["n"] for _, e in measured + censored)
     n = len(measured)
-    assert n >= 30
+    assert n >= 100
     cover = np.mean([e["lower"] <= p <= e["upper"] for p, e in measured])
     assert cover >= (1 - ALPHA) - 3 * math.sqrt(ALPHA * (1 - ALPHA) / n), cover
     # Sums over items against their exact moments (the per-item spread is heavy-tailed: relative
@@ -136,11 +136,18 @@ def test_vllm_passuntil_estimates_match_exact_probabilities(
         sum(e["unbiased"] for _, e in everything) - sum(p for p, _ in everything)
     ) / math.sqrt(sum(m["unbiased_var"] for m in mom))
     assert abs(z_unbiased) < 3, z_unbiased
+    # r/K on the uncensored items, weighted by bias/variance from theory (weights use only the
+    # truth): above the truth by several s.d., and where theory puts it
     mom_m = [estimator_moments(p, R_STOP, K_MAX) for p, _ in measured]
-    paper_sum = sum(e["paper"] for _, e in measured)
-    paper_sd = math.sqrt(sum(m["paper_var"] for m in mom_m))
-    z_paper_vs_truth = (paper_sum - sum(p for p, _ in measured)) / paper_sd
-    z_paper_vs_theory = (paper_sum - sum(m["paper_mean"] for m in mom_m)) / paper_sd
+    w = [(m["paper_mean"] - p) / m["paper_var"] for m, (p, _) in zip(mom_m, measured, strict=True)]
+    sd = math.sqrt(sum(wi**2 * m["paper_var"] for wi, m in zip(w, mom_m, strict=True)))
+    stat = [wi * e["paper"] for wi, (_, e) in zip(w, measured, strict=True)]
+    z_paper_vs_truth = (
+        sum(stat) - sum(wi * p for wi, (p, _) in zip(w, measured, strict=True))
+    ) / sd
+    z_paper_vs_theory = (
+        sum(stat) - sum(wi * m["paper_mean"] for wi, m in zip(w, mom_m, strict=True))
+    ) / sd
     assert z_paper_vs_truth > 2, z_paper_vs_truth  # r/K: biased upward, visibly
     assert abs(z_paper_vs_theory) < 3, z_paper_vs_theory  # by the amount theory says
     ratio = np.array([e["unbiased"] / p for p, e in measured])
