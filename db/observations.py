@@ -256,7 +256,25 @@ def _is_texty(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s)
 
 
+def _pure_text(s: pd.Series) -> pd.Series | None:
+    """Stripped strings (NA where missing) when every cell is a string or missing, else None.
+
+    The vectorised path for what readers produce; element loops are only for mixed objects.
+    """
+    if isinstance(s.dtype, pd.StringDtype):
+        return s.str.strip()
+    if s.dtype != object:
+        return None
+    inferred = pd.api.types.infer_dtype(s, skipna=True)
+    if inferred not in ("string", "empty"):
+        return None
+    return s.astype("string").str.strip()
+
+
 def _empty_mask(s: pd.Series) -> np.ndarray:
+    text = _pure_text(s)
+    if text is not None:
+        return (text.isna() | (text == "")).to_numpy(dtype=bool)
     if _is_texty(s):
         return np.fromiter((_is_empty(v) for v in s), bool, len(s))
     return s.isna().to_numpy()
@@ -266,6 +284,11 @@ def _text(s: pd.Series, chk: _Checker, col: str, required: bool) -> pd.Series:
     empty = _empty_mask(s)
     if required:
         chk.flag(empty, col, "a non-empty name", s)
+    text = _pure_text(s)
+    if text is not None:
+        return pd.Series(text.to_numpy(dtype=object, na_value=None), index=s.index).where(
+            ~empty, None
+        )
     bad = (
         np.fromiter(
             (not isinstance(v, str | int | np.integer) or isinstance(v, bool) for v in s),
@@ -281,7 +304,15 @@ def _text(s: pd.Series, chk: _Checker, col: str, required: bool) -> pd.Series:
 
 def _number(s: pd.Series, chk: _Checker, col: str, *, required: bool, nonneg: bool) -> pd.Series:
     empty = _empty_mask(s)
-    if _is_texty(s):
+    text = _pure_text(s)
+    if text is not None:
+        vals = pd.to_numeric(text.where(~empty), errors="coerce").astype(float)
+        literal_nan = text.str.lower().isin(["nan", "+nan", "-nan"]).to_numpy(dtype=bool)
+        bad = ~empty & vals.isna().to_numpy() & ~literal_nan
+        chk.flag(bad, col, "a number", s)
+        nonfinite = literal_nan | (~empty & ~np.isfinite(vals.fillna(0).to_numpy()))
+        vals = vals.where(~pd.Series(literal_nan, index=s.index), np.nan)
+    elif _is_texty(s):
         s = s.astype(object)
         is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in s), bool, len(s))
         candidates = s.where(~empty & ~is_bool)
