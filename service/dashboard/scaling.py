@@ -106,7 +106,7 @@ def judge(view: MethodView, fit_rows: pd.DataFrame, target_flops: float | None) 
         view.verdict, view.level = "do not trust", "bad"
     if rel is not None:
         view.reasons.append(
-            f"held-out largest models: mean relative error {100 * rel:.1f}%"
+            f"held-out largest models (n={bt.get('n', '?')}): mean relative error {100 * rel:.1f}%"
             + (f", interval coverage {100 * cov:.0f}%" if cov is not None else "")
         )
     if cov is not None and cov < 0.5:
