@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from predictors.base import BaseEstimator, FitError, Forecast, check_is_fitted, validate_params
 from predictors.cod_clustering import OUTLIER, cluster_items
@@ -90,6 +91,9 @@ class CODForecaster(BaseEstimator):
         The smoothing spline's smoothing is lowered until its RMSE is below this.
     n_bootstrap, random_state : int
         Item-bootstrap replicates (clusters held fixed) and the seed.
+    jackknife : bool, default=True
+        Widen the interval by a leave-one-ladder-model-out jackknife of laws and mapping: items
+        resampled say nothing about how far the ladder's curve can be trusted beyond its end.
 
     Attributes
     ----------
@@ -135,6 +139,7 @@ class CODForecaster(BaseEstimator):
         family: str | None = None,
         mapping_rmse: float = 0.005,
         n_bootstrap: int = 200,
+        jackknife: bool = True,
         random_state: int = 0,
     ) -> None:
         self.benchmark, self.metric, self.alpha = benchmark, metric, alpha
@@ -149,6 +154,7 @@ class CODForecaster(BaseEstimator):
             n_bootstrap,
             random_state,
         )
+        self.jackknife = jackknife
 
     # ------------------------------------------------------------------ fit
     def fit(self, observations: pd.DataFrame) -> CODForecaster:
@@ -205,6 +211,7 @@ class CODForecaster(BaseEstimator):
         notes += self.mapping_.notes
         self.notes_ = notes
         self.bootstrap_ = self._bootstrap(R, zero, labels)
+        self.jackknife_ = self._jackknife(R, zero, labels) if self.jackknife else []
         return self
 
     def _fit_clusters(
@@ -294,6 +301,46 @@ class CODForecaster(BaseEstimator):
             )
         return reps
 
+    def _jackknife(self, R: np.ndarray, zero: np.ndarray, labels: np.ndarray) -> list[dict]:
+        """Refit kept clusters' laws and the mapping without each ladder model in turn."""
+        flops = self.matrix_.flops.to_numpy(float)
+        lab_all = np.full(R.shape[0], OUTLIER - 1)
+        lab_all[~zero] = labels
+        kept = [c for c in self.clusters_ if c.kept]
+        anchors = self.mapping_points_[self.mapping_points_["anchor"]]
+        in_subset = np.isin(lab_all, [c.label for c in kept])
+        reps = []
+        for j in range(R.shape[1]):
+            keep = np.arange(R.shape[1]) != j
+            laws = [
+                fit_cod_law(
+                    flops[keep],
+                    R[lab_all == c.label][:, keep].mean(axis=0),
+                    unit=self.compute_unit,
+                    guess=self.guess,
+                    start=c.law,
+                )
+                for c in kept
+            ]
+            ladder = pd.DataFrame(
+                {"subset": R[in_subset][:, keep].mean(axis=0), "full": R[:, keep].mean(axis=0)}
+            )
+            pts = pd.concat([ladder, anchors[["subset", "full"]]])
+            reps.append(
+                {
+                    "laws": laws,
+                    "sizes": np.array([c.size for c in kept], float),
+                    "mapping": self._fit_mapping(pts),
+                }
+            )
+        return reps
+
+    @staticmethod
+    def _replicate(rep: dict, flops: float) -> float:
+        ys = np.array([float(law(flops)) for law in rep["laws"]])
+        s = float(np.sum(rep["sizes"] * ys) / np.sum(rep["sizes"]))
+        return float(rep["mapping"](s))
+
     # -------------------------------------------------------------- predict
     def predict_subset(self, flops: float) -> float:
         """Size-weighted prediction of the predictable subset at ``flops``."""
@@ -318,15 +365,20 @@ class CODForecaster(BaseEstimator):
             )
         subset = self.predict_subset(flops)
         point = float(self.mapping_(subset))
-        boot = []
-        for rep in self.bootstrap_:
-            ys = np.array([float(law(flops)) for law in rep["laws"]])
-            s = float(np.sum(rep["sizes"] * ys) / np.sum(rep["sizes"]))
-            boot.append(float(rep["mapping"](s)))
+        boot = [self._replicate(rep, flops) for rep in self.bootstrap_]
+        jack = np.array([self._replicate(rep, flops) for rep in self.jackknife_])
         notes = list(self.notes_)
+        jack_sd = 0.0
+        if len(jack) >= 2:
+            jack_sd = float(
+                np.sqrt((len(jack) - 1) / len(jack) * np.sum((jack - jack.mean()) ** 2))
+            )
         if boot:
-            lower, upper = np.quantile(boot, [self.alpha / 2, 1 - self.alpha / 2])
-            lower, upper = min(float(lower), point), max(float(upper), point)
+            lo, hi = np.quantile(boot, [self.alpha / 2, 1 - self.alpha / 2])
+            z = float(norm.ppf(1 - self.alpha / 2))
+            lower = point - math.hypot(max(point - float(lo), 0.0), z * jack_sd)
+            upper = point + math.hypot(max(float(hi) - point, 0.0), z * jack_sd)
+            lower, upper = max(lower, 0.0), min(upper, 1.0)
         else:
             lower = upper = math.nan
             notes.append("no bootstrap replicate: interval unavailable")
@@ -370,6 +422,7 @@ class CODForecaster(BaseEstimator):
                 "mapping": self.mapping_.to_dict(),
                 "clusters": [c.to_dict() for c in self.clusters_],
                 "n_bootstrap": len(boot),
+                "jackknife_sd": jack_sd,
             },
             notes=tuple(notes),
         )
