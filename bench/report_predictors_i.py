@@ -7,6 +7,7 @@ tables are cached under /tmp/capcast-report-cache. The densing plot goes to /tmp
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from collections.abc import Callable
@@ -282,12 +283,11 @@ def report_densing() -> None:
     print(
         "targets: base models of sloth-openllm data_v1 (params) dated by epoch-benchmarks model_versions.csv"
     )
-    for ref_bench, tgt_bench, metric in (
-        ("winogrande@5shot", "Winogrande", "acc"),
-        ("arc_challenge@5shot", "ARC", "acc_norm"),
-    ):
+    pairs = (("winogrande@5shot", "Winogrande", "acc"), ("arc_challenge@5shot", "ARC", "acc_norm"))
+    for (ref_bench, tgt_bench, metric), ceiling in itertools.product(pairs, (None, 1.0)):
         ref = DensityReference(
             reference_family="pythia",
+            ceiling=ceiling,
             benchmark=ref_bench,
             metric=metric,
             loss_benchmark="lambada_openai@5shot",
@@ -299,7 +299,7 @@ def report_densing() -> None:
         table = density_table(ref, tg)
         n_ok = int(np.isfinite(table["density"]).sum())
         print(
-            f"\n### score {ref_bench} (Pythia) ~ {tgt_bench} (leaderboard): reference loss fit "
+            f"\n### score {ref_bench} (Pythia) ~ {tgt_bench} (leaderboard), ceiling {ceiling}: loss fit "
             f"{ref.loss_fit_.status}, score fit {ref.score_fit_.status} {ref.score_fit_.as_dict()}"
         )
         print(
@@ -314,7 +314,7 @@ def report_densing() -> None:
         print(
             f"paper: A ≈ 0.0073/day, doubling ≈ 95-100 days; ours/paper slope = {res.slope / 0.0073:.2f}"
         )
-        path = Path(f"/tmp/densing_pythia_{tgt_bench.lower()}.png")
+        path = Path(f"/tmp/densing_pythia_{tgt_bench.lower()}{'_ceiling1' if ceiling else ''}.png")
         plot_densing(res).savefig(path, dpi=150)
         print(f"plot: {path}")
         show = res.points[

@@ -48,6 +48,10 @@ class DensityReference(BaseEstimator):
     chance : float or None, default=None
         Step 2 uses only reference points above ``chance + margin``; None: the lowest score seen.
     margin : float, default=0.02
+    ceiling : float or None, default=None
+        Fix the score curve's upper asymptote (e.g. 1.0: a perfect score at zero loss, like the
+        ladder's (L=0, Acc=1) anchor). Without it the asymptote is fitted, and a family whose
+        best model is far from the targets caps every stronger model as "not invertible".
     """
 
     _param_ranges: ClassVar[dict[str, Any]] = {
@@ -67,7 +71,9 @@ class DensityReference(BaseEstimator):
         d0: float = 1e12,
         chance: float | None = None,
         margin: float = 0.02,
+        ceiling: float | None = None,
     ) -> None:
+        self.ceiling = ceiling
         self.reference_family, self.benchmark, self.metric = reference_family, benchmark, metric
         self.loss_benchmark, self.loss_metric = loss_benchmark, loss_metric
         self.size_column, self.d0, self.chance, self.margin = size_column, d0, chance, margin
@@ -106,12 +112,18 @@ class DensityReference(BaseEstimator):
             starts=grid(
                 [-0.5, -1.0], [0.7, 1.0], [1.0, 3.0], [float(np.median(L)) if L.size else 2.0]
             ),
-            bounds=([-1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 100.0, 100.0]),
+            bounds=self._score_bounds(),
         )
         self.score_range_ = (
             (float(S[keep].min()), float(S[keep].max())) if keep.any() else (math.nan, math.nan)
         )
         return self
+
+    def _score_bounds(self) -> tuple[list[float], list[float]]:
+        if self.ceiling is None:
+            return [-1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 100.0, 100.0]
+        c = float(self.ceiling)
+        return [-1.0, c - 1e-9, 0.0, 0.0], [0.0, c, 100.0, 100.0]
 
     def effective_size(self, scores: np.ndarray) -> np.ndarray:
         """N̂(S): reference size reaching score S at ``d0`` tokens; NaN where not invertible."""
@@ -137,6 +149,7 @@ class DensityReference(BaseEstimator):
             "loss_fit": self.loss_fit_.to_dict(),
             "score_fit": self.score_fit_.to_dict(),
             "reference_score_range": list(self.score_range_),
+            "ceiling": self.ceiling,
         }
 
 
