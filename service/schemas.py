@@ -40,6 +40,10 @@ Short = _text(40, 1)
 Text = _text(100_000)
 Int32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
 NonNeg = Annotated[float, Field(ge=0)]
+#: Physical bounds keep 6·N·D finite (a 1e305-parameter model is a typo, and an overflow).
+Params = Annotated[float, Field(ge=0, le=1e16, description="Parameters (at most 1e16)")]
+Tokens = Annotated[float, Field(ge=0, le=1e18, description="Training tokens (at most 1e18)")]
+Flops = Annotated[float, Field(ge=0, le=1e40, description="Training FLOPs (at most 1e40)")]
 
 
 def _no_nul_json(value: Any, where: str = "") -> Any:
@@ -120,10 +124,10 @@ class FamilyPublic(FamilyCreate):
 class ModelCreate(Schema):
     name: LongName
     family: Name | None = Field(None, description="Family name; created if new.")
-    n_params: NonNeg | None = None
-    n_params_nonembed: NonNeg | None = None
-    n_tokens: NonNeg | None = None
-    flops: NonNeg | None = None
+    n_params: Params | None = None
+    n_params_nonembed: Params | None = None
+    n_tokens: Tokens | None = None
+    flops: Flops | None = None
     release_date: dt.date | None = None
     checkpoint_step: Int32 | None = None
     uri: Text | None = None
@@ -208,11 +212,11 @@ class MeasurementIn(Schema):
     value: float
     stderr: NonNeg | None = None
     checkpoint_step: Int32 | None = None
-    n_tokens: NonNeg | None = None
+    n_tokens: Tokens | None = None
     family: Name | None = None
-    n_params: NonNeg | None = None
-    n_params_nonembed: NonNeg | None = None
-    flops: NonNeg | None = None
+    n_params: Params | None = None
+    n_params_nonembed: Params | None = None
+    flops: Flops | None = None
     source: _text(200) | None = Field(None, description="Defaults to the batch's source.")
 
 
@@ -283,10 +287,10 @@ class Target(Schema):
     """Where to forecast: parameters and tokens, or compute, or a loss."""
 
     model: _text(300) = "target"
-    n_params: Annotated[float, Field(gt=0)] | None = None
-    n_params_nonembed: Annotated[float, Field(gt=0)] | None = None
-    n_tokens: Annotated[float, Field(gt=0)] | None = None
-    flops: Annotated[float, Field(gt=0)] | None = None
+    n_params: Annotated[Params, Field(gt=0)] | None = None
+    n_params_nonembed: Annotated[Params, Field(gt=0)] | None = None
+    n_tokens: Annotated[Tokens, Field(gt=0)] | None = None
+    flops: Annotated[Flops, Field(gt=0)] | None = None
     loss: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
