@@ -8,6 +8,7 @@ pass rate per task with its relative error and the emergence shape.
     .venv/bin/python bench/report_cod.py                       # the ladder lab's committed results
     .venv/bin/python bench/report_cod.py --observations FILE_OR_DIR
     .venv/bin/python bench/report_cod.py --synthetic           # a synthetic CPU-scale ladder
+    .venv/bin/python bench/report_cod.py --database sqlite:///ladder.db --family ladder-cpu
 
 Every method is scored against the same actual: the target's mean per-item pass rate (samples
 mode) at its final checkpoint. The compute unit of COD's filter: the paper reads its thresholds
@@ -77,6 +78,21 @@ def load_ladder(path: Path) -> pd.DataFrame:
     if not frames:
         raise SystemExit(f"no observation tables under {path}")
     return pd.concat(frames, ignore_index=True)
+
+
+def load_database(url: str, family: str | None) -> pd.DataFrame:
+    """Observations (loss rows and task-level values) plus per-item rows from a capcast database."""
+    from sqlalchemy import text
+
+    from db.queries import fetch_observations
+    from db.session import make_engine, session_factory
+
+    with session_factory(make_engine(url))() as s:
+        obs = fetch_observations(s, family=family)
+        sql = "SELECT * FROM item_results" + (" WHERE family = :f" if family else "")
+        raw = pd.read_sql(text(sql), s.connection(), params={"f": family} if family else {})
+    items = item_results_to_observations(raw) if len(raw) else raw
+    return pd.concat([obs, items], ignore_index=True)
 
 
 def synthetic_ladder(seed: int = 0) -> pd.DataFrame:
@@ -293,11 +309,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--observations", type=Path, default=None, help="file or directory")
     ap.add_argument("--synthetic", action="store_true", help="use a synthetic CPU-scale ladder")
+    ap.add_argument("--database", default=None, help="read a capcast database (URL) instead")
+    ap.add_argument("--family", default=None, help="with --database: the ladder's family")
     ap.add_argument("--n-bootstrap", type=int, default=100)
     ap.add_argument("--json", type=Path, default=None, help="also write every row here")
     args = ap.parse_args(argv)
     if args.synthetic:
         obs, source = synthetic_ladder(), "synthetic CPU-scale ladder (predictors.synthetic_items)"
+    elif args.database:
+        obs, source = load_database(args.database, args.family), args.database
     else:
         path = args.observations or REFERENCE
         if not path.exists():
