@@ -182,3 +182,14 @@ def test_item_results_rows_become_observations():
     assert list(obs["value"]) == [0.07, 0.0002, 0.4]
     m = item_matrix(obs, benchmark="t")
     assert list(m.rates.columns) == ["a", "b"] and m.dropped_items == ()
+
+
+def test_jackknife_over_ladder_models_widens_the_interval(ladder, fitted):
+    obs, _ = ladder
+    target, _ = _target(obs)
+    narrow = CODForecaster(benchmark="synthetic", n_bootstrap=100, jackknife=False)
+    narrow.fit(obs[obs["model"] != "m8"])
+    a, b = narrow.predict(target)[0], fitted.predict(target)[0]
+    assert a.point == pytest.approx(b.point)
+    assert b.diagnostics["jackknife_sd"] > 0 and not narrow.jackknife_
+    assert (b.upper - b.lower) > (a.upper - a.lower)
