@@ -253,3 +253,44 @@ def test_cli_densing_with_plot(tmp_path) -> None:
     assert out["reference"]["reference_family"] == "ref"
     assert out["slope_per_day"] == pytest.approx(0.004, rel=0.2)
     assert png.stat().st_size > 10_000
+
+
+def test_cli_forecast_reads_the_database_sqlite_and_postgres(db_url, monkeypatch) -> None:
+    """Without --observations, forecast reads db.queries.fetch_observations (both backends)."""
+    from db.config import get_settings
+    from db.loader import load_observations
+    from db.session import make_engine, transaction
+
+    obs = family(noise=0.005).assign(release_date=pd.NaT)
+    engine = make_engine(db_url)
+    with transaction(engine) as session:
+        load_observations(session, obs, source="test")
+    engine.dispose()
+    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(
+            app,
+            [
+                "forecast",
+                "--method",
+                "sigmoid",
+                "--benchmark",
+                "task",
+                "--family",
+                "fam",
+                "--target",
+                "n_params=7e10,n_tokens=1.4e12",
+                "--params",
+                '{"n_bootstrap": 20}',
+                "--json",
+            ],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 0, r.output
+    f = json.loads(r.stdout)
+    assert f["point"] == pytest.approx(
+        float(exponential_compute(6 * 7e10 * 1.4e12, 0.25, 2.0, 0.12)), abs=0.05
+    )
+    assert f["diagnostics"]["fit"]["n_obs"] == 8  # eight models at their final checkpoints
