@@ -36,6 +36,7 @@ def _version() -> str:
 
 def _api_router() -> APIRouter:
     from service.routers import (
+        analyses,
         benchmarks,
         families,
         forecasts,
@@ -58,6 +59,7 @@ def _api_router() -> APIRouter:
     api.include_router(runs.router)
     api.include_router(forecasts.router)
     api.include_router(keys.router)
+    api.include_router(analyses.router)
     api.include_router(jobs.router)
     api.include_router(schedules.router)
     return api

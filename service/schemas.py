@@ -358,3 +358,51 @@ class Health(Schema):
     status: Literal["ok"]
     database: Literal["ok"]
     version: str
+
+
+# --- analyses (agreement, densing, per-choice) --------------------------------------------------
+
+
+class AgreementQuery(Schema):
+    """Benchmark agreement testing over the stored final scores (METHODS P5)."""
+
+    metric: Metric = "acc"
+    benchmarks: Annotated[list[LongName], Field(max_length=500)] | None = Field(
+        None, description="Benchmarks to test (default: every one with this metric)"
+    )
+    reference_benchmarks: Annotated[list[LongName], Field(max_length=500)] | None = Field(
+        None, description="The aggregate reference (default: all tested benchmarks)"
+    )
+    family: Name | None = None
+    source: _text(200) | None = None
+    sizes: Annotated[list[Annotated[int, Field(ge=2, le=10_000)]], Field(max_length=10)] = [
+        5,
+        10,
+        20,
+    ]
+    n_exps: Annotated[int, Field(ge=1, le=1000)] = 100
+    method: Literal["kendall", "pearson"] = "kendall"
+    seed: Annotated[int, Field(ge=0, le=INT32_MAX)] = 0
+
+
+class DensingQuery(Schema):
+    """Capacity density relative to a reference family, and the densing law (METHODS P4)."""
+
+    reference_family: Name
+    benchmark: LongName
+    metric: Metric = "acc"
+    loss_benchmark: LongName
+    loss_metric: Metric = "loss"
+    size_column: Literal["n_params", "n_params_nonembed"] = "n_params_nonembed"
+    d0: Annotated[float, Field(gt=0, le=1e18)] = 1e12
+    families: Annotated[list[Name], Field(max_length=500)] | None = Field(
+        None, description="Families whose models get a density (default: all)"
+    )
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
+
+
+class AnalysisOut(Schema):
+    """An analysis result as its predictor reports it (``to_dict()``), NaN as null."""
+
+    kind: Literal["agreement", "densing", "perchoice"]
+    result: dict[str, Any]

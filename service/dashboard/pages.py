@@ -12,11 +12,13 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from service import analysis
 from service.auth import COOKIE_NAME, ReadKey
+from service.dashboard.plots import heatmap_svg
 from service.dashboard.scaling import default_methods, default_target, final_rows, scaling_view
 from service.deps import SessionDep
 from service.errors import ApiError
-from service.schemas import NO_NUL, ForecastQuery, Target
+from service.schemas import NO_NUL, AgreementQuery, ForecastQuery, Target
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -102,3 +104,40 @@ def scaling(
 
 def _plain(benchmark: str, metric: str, family: str | None) -> dict:
     return {"benchmark": benchmark, "metric": metric, "family": family, "fit": None, "alpha": 0.1}
+
+
+@router.get("/agreement", response_class=HTMLResponse)
+def agreement_page(
+    request: Request,
+    session: SessionDep,
+    _: ReadKey,
+    metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "acc",
+    family: Text = None,
+    benchmarks: Annotated[str | None, Query(max_length=5000, pattern=NO_NUL)] = None,
+    reference: Annotated[str | None, Query(max_length=5000, pattern=NO_NUL)] = None,
+) -> HTMLResponse:
+    def names(text: str | None) -> list[str] | None:
+        return [b.strip() for b in (text or "").split(",") if b.strip()] or None
+
+    context: dict = {"error": None}
+    try:
+        query = AgreementQuery(metric=metric, family=family or None, benchmarks=names(benchmarks),
+                               reference_benchmarks=names(reference))  # fmt: skip
+        context["query"] = query
+        tester = analysis.agreement(session, query)
+        result = analysis.agreement_dict(tester)
+        table = tester.table_
+        cols = [c for c in table.columns if c.startswith("random_") and c.endswith("_mean")]
+        matrix = table[cols].rename(columns=lambda c: c.split("_")[1] + " models")
+        matrix["all"] = table["agreement"]
+        svg = heatmap_svg(matrix, "agreement with the aggregate", table["z"])
+        context.update(svg=svg, result=result, table=result["benchmarks"])
+    except ApiError as exc:
+        context.setdefault("query", {"metric": metric, "family": family})
+        context["error"] = str(exc.detail)
+        return _page(request, "agreement.html", context, status=exc.status_code)
+    except ValidationError as exc:
+        context.setdefault("query", {"metric": metric, "family": family})
+        context["error"] = str(exc)
+        return _page(request, "agreement.html", context, status=422)
+    return _page(request, "agreement.html", context)

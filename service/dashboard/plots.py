@@ -116,24 +116,24 @@ def scaling_svg(plot: ScalingPlot) -> str:
 
 
 def heatmap_svg(matrix: pd.DataFrame, title: str, zscores: pd.Series | None = None) -> str:
-    """Agreement between benchmarks as a heatmap (cells labelled), z-scores beside the rows."""
+    """Agreement as a heatmap (rows: benchmarks, columns: subset sizes), z-scores beside the rows."""
     with _LOCK:
-        n = len(matrix)
-        fig = Figure(figsize=(max(6.0, 0.55 * n + 3), max(4.5, 0.45 * n + 2)))
+        n_rows, n_cols = matrix.shape
+        fig = Figure(figsize=(3.5 + 1.1 * n_cols, 1.5 + 0.24 * n_rows))
         ax = fig.add_subplot()
         values = matrix.to_numpy(dtype=float)
-        image = ax.imshow(values, cmap="RdBu", vmin=-1, vmax=1)
+        image = ax.imshow(values, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
         image.set_gid("heatmap-cells")
-        ax.set_xticks(range(n), matrix.columns, rotation=60, ha="right", fontsize=8)
-        labels = list(matrix.index)
+        ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns], fontsize=8)
+        labels = [str(b) for b in matrix.index]
         if zscores is not None:
             labels = [f"{b} (z={zscores.get(b, np.nan):+.2f})" for b in labels]
-        ax.set_yticks(range(n), labels, fontsize=8)
-        for i in range(n):
-            for j in range(n):
+        ax.set_yticks(range(n_rows), labels, fontsize=7)
+        for i in range(n_rows):
+            for j in range(n_cols):
                 if np.isfinite(values[i, j]):
                     ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=6)
-        fig.colorbar(image, ax=ax, label="Kendall τ")
+        fig.colorbar(image, ax=ax, label="Kendall τ", shrink=0.6)
         ax.set_title(title)
         return _svg(fig)
 
