@@ -166,6 +166,9 @@ def methods(
     cod = {"n_bootstrap": n_boot, "compute_unit": unit}
     out: dict[str, Callable[[str], BaseEstimator]] = {
         "COD": lambda t: make_predictor("cod", benchmark=t, **cod),
+        "COD, linear tail": lambda t: make_predictor(
+            "cod", benchmark=t, mapping_tail="linear", **cod
+        ),
         "COD, no mapping": lambda t: make_predictor("cod", benchmark=t, use_mapping=False, **cod),
         "COD, KMeans": lambda t: make_predictor("cod", benchmark=t, clustering="kmeans", **cod),
         "COD, no thresholds": lambda t: make_predictor("cod", benchmark=t, use_filter=False, **cod),

@@ -89,6 +89,9 @@ class CODForecaster(BaseEstimator):
         Restrict the ladder to one family.
     mapping_rmse : float, default=0.005
         The smoothing spline's smoothing is lowered until its RMSE is below this.
+    mapping_tail : {"curve", "linear"}, default="curve"
+        Beyond the largest observed subset accuracy: the paper's curve towards (1, 1), or a
+        linear continuation of the last two points (ours; see SubsetMapping).
     n_bootstrap, random_state : int
         Item-bootstrap replicates (clusters held fixed) and the seed.
     jackknife : bool, default=True
@@ -115,6 +118,7 @@ class CODForecaster(BaseEstimator):
         "min_cluster_size": (int, 1, None),
         "n_bootstrap": (int, 0, None),
         "mapping_rmse": (float, 0.0, None),
+        "mapping_tail": ("curve", "linear"),
     }
 
     def __init__(
@@ -138,6 +142,7 @@ class CODForecaster(BaseEstimator):
         anchor_models: tuple[str, ...] = (),
         family: str | None = None,
         mapping_rmse: float = 0.005,
+        mapping_tail: str = "curve",
         n_bootstrap: int = 200,
         jackknife: bool = True,
         random_state: int = 0,
@@ -154,7 +159,7 @@ class CODForecaster(BaseEstimator):
             n_bootstrap,
             random_state,
         )
-        self.jackknife = jackknife
+        self.jackknife, self.mapping_tail = jackknife, mapping_tail
 
     # ------------------------------------------------------------------ fit
     def fit(self, observations: pd.DataFrame) -> CODForecaster:
@@ -267,7 +272,9 @@ class CODForecaster(BaseEstimator):
     def _fit_mapping(self, pts: pd.DataFrame) -> SubsetMapping:
         if not self.use_mapping:
             return identity_mapping()
-        return fit_mapping(pts["subset"], pts["full"], rmse_target=self.mapping_rmse)
+        return fit_mapping(
+            pts["subset"], pts["full"], rmse_target=self.mapping_rmse, tail=self.mapping_tail
+        )
 
     def _bootstrap(self, R: np.ndarray, zero: np.ndarray, labels: np.ndarray) -> list[dict]:
         """Resample items (clusters and filter verdicts held fixed); refit laws and mapping."""

@@ -157,7 +157,10 @@ class SubsetMapping:
 
     ``kind`` is ``"spline"`` (cubic smoothing spline, smoothing lowered until RMSE < target),
     ``"pchip"`` (the fallback when the spline is not monotone: PCHIP through the isotonic fit of
-    the points) or ``"identity"`` (mapping switched off).
+    the points) or ``"identity"`` (mapping switched off). ``tail="linear"`` replaces the curve
+    beyond the largest observed subset accuracy by the secant of the last two points (capped at
+    1): a first-order continuation instead of the bend towards (1, 1) (an option of ours; the
+    paper's mapping is the curve through (1, 1), ``tail="curve"``).
     """
 
     kind: str
@@ -167,12 +170,20 @@ class SubsetMapping:
     rmse: float = 0.0
     notes: list[str] = field(default_factory=list)
     _fn: object = None
+    tail: str = "curve"
 
     def __call__(self, s: np.ndarray | float) -> np.ndarray:
         s = np.clip(np.asarray(s, dtype=float), 0.0, 1.0)
         if self.kind == "identity":
             return s
-        return np.clip(self._fn(s), 0.0, 1.0)  # type: ignore[operator]
+        out = np.clip(self._fn(s), 0.0, 1.0)  # type: ignore[operator]
+        data = self.x < 1.0  # the observed points (and (0, 0)), not the (1, 1) pin
+        if self.tail == "linear" and data.sum() >= 2:
+            x0, x1 = self.x[data][-2:]
+            y0, y1 = np.clip(self._fn(np.array([x0, x1])), 0.0, 1.0)  # type: ignore[operator]
+            slope = max((y1 - y0) / (x1 - x0), 0.0)
+            out = np.where(s > x1, np.minimum(y1 + slope * (s - x1), 1.0), out)
+        return out
 
     def to_dict(self) -> dict[str, object]:
         grid = np.linspace(0, 1, 21)
@@ -183,6 +194,7 @@ class SubsetMapping:
             "rmse": self.rmse,
             "curve": [[float(a), float(b)] for a, b in zip(grid, self(grid), strict=True)],
             "notes": list(self.notes),
+            "tail": self.tail,
         }
 
 
@@ -198,7 +210,7 @@ def _is_monotone(fn: object) -> bool:
 
 
 def fit_mapping(
-    subset: np.ndarray, full: np.ndarray, *, rmse_target: float = 0.005
+    subset: np.ndarray, full: np.ndarray, *, rmse_target: float = 0.005, tail: str = "curve"
 ) -> SubsetMapping:
     """Fit the mapping on (subset, full) pairs plus the fixed points (0, 0) and (1, 1)."""
     x = np.concatenate([[0.0], np.asarray(subset, dtype=float), [1.0]])
@@ -218,14 +230,14 @@ def fit_mapping(
                 break
             s *= 0.5
         if _is_monotone(spl):
-            return SubsetMapping("spline", x, y, s, rmse, notes, spl)
+            return SubsetMapping("spline", x, y, s, rmse, notes, spl, tail)
         notes.append("smoothing spline not monotone on [0, 1]; fell back to PCHIP")
     else:
         notes.append(f"only {len(x)} distinct points; PCHIP instead of a cubic spline")
     y_iso = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, y)
     fn = PchipInterpolator(x, y_iso) if len(x) >= 2 else (lambda s: s)
     rmse = float(np.sqrt(np.mean((y_iso - y) ** 2)))
-    return SubsetMapping("pchip", x, y, None, rmse, notes, fn)
+    return SubsetMapping("pchip", x, y, None, rmse, notes, fn, tail)
 
 
 def identity_mapping() -> SubsetMapping:

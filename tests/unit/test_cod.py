@@ -193,3 +193,15 @@ def test_jackknife_over_ladder_models_widens_the_interval(ladder, fitted):
     assert a.point == pytest.approx(b.point)
     assert b.diagnostics["jackknife_sd"] > 0 and not narrow.jackknife_
     assert (b.upper - b.lower) > (a.upper - a.lower)
+
+
+def test_linear_tail_continues_the_last_secant():
+    x, y = np.array([0.2, 0.3, 0.4, 0.5]), np.array([0.1, 0.16, 0.22, 0.28])
+    curve = fit_mapping(x, y)
+    lin = fit_mapping(x, y, tail="linear")
+    y0, y1 = curve(np.array([0.4, 0.5]))
+    slope = (y1 - y0) / 0.1
+    assert float(lin(0.7)) == pytest.approx(y1 + slope * 0.2, rel=1e-6)
+    assert float(curve(0.7)) > float(lin(0.7))  # the curve bends up towards (1, 1)
+    assert float(lin(0.45)) == pytest.approx(float(curve(0.45)))
+    assert np.all(np.diff(lin(np.linspace(0, 1, 201))) >= -1e-9) and float(lin(1.0)) <= 1.0
