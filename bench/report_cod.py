@@ -62,8 +62,28 @@ def _read_one(path: Path) -> pd.DataFrame:
     return df
 
 
+def load_ladder_export(path: Path) -> pd.DataFrame:
+    """The ladder lab's committed export (manifest.json + Parquet files, checked by hash):
+    task metrics and losses from ``measurements``, per-item rows from ``results``."""
+    from db.importers.ladder import observations_frame, read_reference
+
+    manifest, frames = read_reference(path)
+    meas = observations_frame(manifest, frames["measurements"])
+    res = frames["results"].copy()
+    sizes = pd.DataFrame(manifest["sizes"]).set_index("model")
+    res["family"] = manifest["family"]
+    for col in ("n_params", "n_params_nonembed"):
+        res[col] = res["model"].map(sizes[col]).astype(float)
+    final_tokens = res["model"].map(sizes["n_tokens"]).astype(float)
+    res["flops"] = res["model"].map(sizes["flops"]).astype(float) * res["n_tokens"] / final_tokens
+    items = item_results_to_observations(res)
+    return pd.concat([meas, items], ignore_index=True)
+
+
 def load_ladder(path: Path) -> pd.DataFrame:
-    """Observations from a file or every table file in a directory (recursively)."""
+    """Observations from the ladder export, a file, or every table file in a directory."""
+    if path.is_dir() and (path / "manifest.json").exists():
+        return load_ladder_export(path)
     suffixes = (".parquet", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz")
     files = (
         [path]
