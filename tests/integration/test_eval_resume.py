@@ -25,15 +25,26 @@ from evals.runner import run_eval
 from evals.testing import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSWERS = [" the", "e", " of", "s", " a", "t", " is", "in", " 1", "d", " c", "or"]
-CONFIG = {"r": 2, "k_max": 1024, "seed": 5, "max_tokens": 1}
+CONFIG = {"r": 2, "k_max": 256, "seed": 5, "max_tokens": 1}
+PROMPTS = ["the cat", "Question: is", "water 7", "sum of"]
+RANKS = [0, 2, 5, 10, 20, 60]  # first-token answers from likely (p ~ 0.2) to unlikely (< 1/256)
 
 
-def _task(path: Path) -> Path:
+def _task(path: Path, model: Path) -> Path:
+    """Pass = the first sampled token is a given token, at several probability ranks."""
+    import torch
+
+    from evals.engines.hf_engine import HfEngine
+
+    hf = HfEngine(model)
     header = {"_task": {"name": "resume_first_token", "checker": {"kind": "exact", "strip": False}}}
     lines = [json.dumps(header)]
-    for i, ans in enumerate(ANSWERS * 2):
-        lines.append(json.dumps({"prompt": f"item {i}: the cat and", "answer": ans}))
+    for prompt in PROMPTS:
+        order = torch.argsort(hf.next_token_logprobs(prompt), descending=True).tolist()
+        texts = [hf.tokenizer.decode([t]) for t in order]
+        usable = [t for t in texts if t.isascii() and t.isprintable() and t]
+        for rank in RANKS:
+            lines.append(json.dumps({"prompt": prompt, "answer": usable[rank]}))
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -83,10 +94,35 @@ def _count(url: str, table) -> int:
     return int(n)
 
 
+_REFERENCE: dict[str, tuple[dict, dict]] = {}
+
+
+def _reference(model: Path, task: Path, tmp_path: Path) -> tuple[dict, dict]:
+    """The same evaluation, uninterrupted, in its own SQLite file (once per test session)."""
+    key = task.read_text()
+    if key not in _REFERENCE:
+        from db import migrate
+
+        ref_url = f"sqlite:///{tmp_path / 'reference.sqlite'}"
+        migrate.upgrade(ref_url)
+        ref_engine = make_engine(ref_url)
+        ref = run_eval(
+            session_factory=session_factory(ref_engine),
+            model_path=model,
+            task_path=task,
+            mode="passuntil",
+            engine="hf",
+            config=CONFIG,
+        )
+        ref_engine.dispose()
+        _REFERENCE[key] = (_results(ref_url), ref.metrics)
+    return _REFERENCE[key]
+
+
 def test_sigkilled_eval_resumes_to_identical_results(db_url: str, tmp_path: Path) -> None:
     model = build_tiny_model()
-    task = _task(tmp_path / "first_token.jsonl")
-    n_items = len(ANSWERS) * 2
+    task = _task(tmp_path / "first_token.jsonl", model)
+    n_items = len(PROMPTS) * len(RANKS)
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         _cli(db_url, model, task), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -118,24 +154,10 @@ def test_sigkilled_eval_resumes_to_identical_results(db_url: str, tmp_path: Path
     assert _count(db_url, ItemResult) == n_items
     resumed = _results(db_url)
 
-    ref_url = f"sqlite:///{tmp_path / 'reference.sqlite'}"
-    from db import migrate
-
-    migrate.upgrade(ref_url)
-    ref_engine = make_engine(ref_url)
-    ref = run_eval(
-        session_factory=session_factory(ref_engine),
-        model_path=model,
-        task_path=task,
-        mode="passuntil",
-        engine="hf",
-        config=CONFIG,
-    )
-    ref_engine.dispose()
-    reference = _results(ref_url)
+    reference, ref_metrics = _reference(model, task, tmp_path)
     assert resumed == reference
-    assert summary["metrics"] == pytest.approx(ref.metrics)
+    assert summary["metrics"] == pytest.approx(ref_metrics)
     # not degenerate: items stopped for both reasons and after different numbers of draws
     reasons = {r[2] for r in reference.values()}
     assert reasons == {"r_reached", "budget"}
-    assert len({r[0] for r in reference.values()}) > 3
+    assert len({r[0] for r in reference.values()}) > len(RANKS)
