@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from db.config import Settings, get_settings
 from db.session import make_engine, session_factory
@@ -105,7 +106,11 @@ def _add_operational_routes(app: FastAPI) -> None:
     )
     def healthz(session: SessionDep) -> Health:
         """Liveness and database reachability (no key needed)."""
-        session.execute(text("SELECT 1"))
+        try:
+            session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            log.exception("health check: database unreachable")
+            raise errors.ApiError(503, "database unreachable", where="database") from None
         return Health(status="ok", database="ok", version=app.version)
 
     @app.get(

@@ -31,6 +31,7 @@ CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    503: "unavailable",
 }
 
 
