@@ -10,6 +10,7 @@ import service.cli.densing_cmd as densing_cmd
 import service.cli.eval_cmd as eval_cmd
 import service.cli.forecast_cmd as forecast_cmd
 import service.cli.import_cmd as import_cmd
+import service.cli.ladder_cmd as ladder_cmd
 import service.cli.perchoice_cmd as perchoice_cmd
 from service.cli import db_cmd, demo_cmd, keys_cmd, schedule_cmd, serve_cmd, worker_cmd
 
@@ -33,6 +34,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.command("demo")(demo_cmd.demo)
 app.add_typer(import_cmd.app, name="import")
 app.command("eval")(eval_cmd.eval_command)
+app.add_typer(ladder_cmd.app, name="ladder")
 
 
 def main() -> None:

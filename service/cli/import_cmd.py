@@ -172,3 +172,21 @@ def lm_eval(
 ) -> None:
     """lm-evaluation-harness output: results into measurements, --log_samples into items and choice scores."""
     _run(lambda e: commands.import_lmeval(e, path, model=model, family=family), as_json)
+
+
+@app.command("ladder")
+def ladder(
+    path: Path = typer.Argument(
+        None, help="Exported ladder folder (default: evals/ladder/reference, the committed one)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The ladder lab's committed per-item results, choice scores, task metrics and losses."""
+    from db.importers.ladder import import_ladder
+    from db.session import transaction
+
+    def action(engine: Any) -> dict[str, Any]:
+        with transaction(engine) as session:
+            return import_ladder(session, path)
+
+    _run(action, as_json)
