@@ -172,7 +172,7 @@ def _loss_rows(s: Session, cfg: LadderConfig) -> list[dict[str, Any]]:
     ]
 
 
-def summary_table(results: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
+def summary_table(results: pd.DataFrame, sizes: list[dict[str, Any]]) -> pd.DataFrame:
     """Per model, final checkpoint, task: greedy accuracy, pass rate (samples), PassUntil, MC acc."""
     final = (
         results.groupby("model")["checkpoint_step"].transform("max") == results["checkpoint_step"]
@@ -180,7 +180,10 @@ def summary_table(results: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataF
     r = results[final]
     rows = []
     for (model, bench), g in r.groupby(["model", "benchmark"]):
+        size = next((z for z in sizes if z["model"] == model), {})
         row: dict[str, Any] = {"model": model, "benchmark": bench, "n_items": g["item"].nunique()}
+        row |= {k: size.get(k) for k in ("n_params", "n_params_nonembed", "n_tokens", "flops")}
+        row["checkpoint_step"] = int(g["checkpoint_step"].iat[0])
         for mode, col in (("greedy", "greedy_acc"), ("samples", "pass_rate"), ("passuntil", "pu")):
             gm = g[g["mode"] == mode]
             if len(gm):
@@ -218,8 +221,6 @@ def export_ladder(s: Session, cfg: LadderConfig, workdir: Path, out_dir: Path) -
         raise ValueError(f"no finished evaluation runs for family {cfg.name!r}")
     for name in FILES:
         frames[name.split(".")[0]].to_parquet(out_dir / name, index=False)
-    table = summary_table(frames["results"], frames["measurements"])
-    table.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
     sizes = [
         {
             "model": model_name(cfg, sm["name"]),
@@ -231,6 +232,8 @@ def export_ladder(s: Session, cfg: LadderConfig, workdir: Path, out_dir: Path) -
         for sm in load_summaries(workdir, cfg)
     ]
     res = frames["results"]
+    table = summary_table(res, sizes)
+    table.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
     manifest = {
         "family": cfg.name,
         "config": cfg.to_dict(),
