@@ -52,7 +52,12 @@ def items_with_truth(n_items: int, seed: int = 0) -> list[tuple[str, str, float]
     for t in texts:
         counts[t] = counts.get(t, 0) + 1
     printable = set(string.ascii_letters + string.digits + string.punctuation + " ")
-    ok = [t for t, s in enumerate(texts) if s and counts[s] == 1 and set(s) <= printable]
+    special = set(tok.all_special_ids)
+    ok = [
+        t
+        for t, s in enumerate(texts)
+        if s and counts[s] == 1 and set(s) <= printable and t not in special
+    ]
     rng = np.random.default_rng(seed)
     dist = {q: torch.exp(hf.next_token_logprobs(q).double()).numpy() for q in PROMPTS}
     out = []
