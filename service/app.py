@@ -69,7 +69,9 @@ def _api_router() -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: the ``CAPCAST_*`` environment)."""
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url, pool_pre_ping=True)
+    # as many connections as the thread pool has threads (40), so no request waits for one
+    pool = {} if ":memory:" in settings.database_url else {"pool_size": 10, "max_overflow": 30}
+    engine = make_engine(settings.database_url, pool_pre_ping=True, **pool)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

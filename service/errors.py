@@ -14,7 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from service.schemas import ErrorOut
@@ -99,6 +100,15 @@ async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
     return JSONResponse(error_body(409, message), status_code=409)
 
 
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    """The database is saturated (SQLite write lock, pool exhausted): retry later, not a bug."""
+    if isinstance(exc, OperationalError) and "locked" not in str(exc.orig):
+        return await _unexpected(request, exc)
+    log.warning("busy on %s %s: %s", request.method, request.url.path, exc)
+    body = error_body(503, "the database is busy; retry in a few seconds", "database")
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     message = "internal error: this is a bug in capcast; the server log has the details"
@@ -109,4 +119,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _busy)
+    app.add_exception_handler(PoolTimeout, _busy)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,6 +15,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,8 +204,16 @@ class ForecastService:
         )
 
     # -- forecasting ------------------------------------------------------------------------------
-    def forecast(self, session: Session, query: ForecastQuery) -> ForecastPublic:
-        """The stored forecast for ``query`` on the current data (fitted and stored if new)."""
+    def forecast(
+        self, session: Session, query: ForecastQuery, *, release: Callable[[], None] | None = None
+    ) -> ForecastPublic:
+        """The stored forecast for ``query`` on the current data (fitted and stored if new).
+
+        ``release`` is called after reading and before fitting; a request passes
+        ``session.commit`` so that the connection goes back to the pool for the seconds a fit
+        takes and the write starts a fresh transaction (SQLite cannot turn a stale read snapshot
+        into a write while others commit).
+        """
         obs = self.observations(session, query)
         fp = fingerprint(obs)
         params_hash = canonical_hash(query.model_dump())
@@ -222,6 +231,8 @@ class ForecastService:
             self.metrics.cache_hits.inc()
             hit = True
         else:
+            if release is not None:
+                release()
             entry, hit = self._fitted(query, obs, fp)
             stored = self._store(session, query, entry, params_hash)
         self.metrics.forecasts.labels(query.method, "hit" if hit else "miss").inc()

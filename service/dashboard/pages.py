@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
+import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -14,11 +16,12 @@ from sqlalchemy import text
 
 from service import analysis
 from service.auth import COOKIE_NAME, ReadKey
-from service.dashboard.plots import heatmap_svg
+from service.dashboard.plots import density_svg, heatmap_svg
 from service.dashboard.scaling import default_methods, default_target, final_rows, scaling_view
 from service.deps import SessionDep
 from service.errors import ApiError
-from service.schemas import NO_NUL, AgreementQuery, ForecastQuery, Target
+from service.forecasting import jsonable
+from service.schemas import NO_NUL, AgreementQuery, DensingQuery, ForecastQuery, Target
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -141,3 +144,39 @@ def agreement_page(
         context["error"] = str(exc)
         return _page(request, "agreement.html", context, status=422)
     return _page(request, "agreement.html", context)
+
+
+@router.get("/densing", response_class=HTMLResponse)
+def densing_page(
+    request: Request,
+    session: SessionDep,
+    _: ReadKey,
+    reference_family: Text = None,
+    benchmark: Text = None,
+    metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "acc",
+    loss_benchmark: Text = None,
+    loss_metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "loss",
+) -> HTMLResponse:
+    form = {"reference_family": reference_family, "benchmark": benchmark, "metric": metric,
+            "loss_benchmark": loss_benchmark, "loss_metric": loss_metric}  # fmt: skip
+    context: dict = {"error": None, "query": form, "result": None}
+    if not (reference_family and benchmark and loss_benchmark):
+        return _page(request, "densing.html", context)
+    try:
+        query = DensingQuery(**form)
+        fitted = analysis.densing(session, query)
+        result = jsonable(fitted.to_dict())
+        points = fitted.points
+        days = pd.to_datetime([points["release_date"].min(), points["release_date"].max()])
+        t = np.asarray((days - pd.Timestamp("2020-01-01")).days, dtype=float)  # the law's origin
+        law = {"x": days, "y": fitted.intercept + fitted.slope * t,
+               "label": f"densing law (doubling time {fitted.doubling_days:.3g} days)"}  # fmt: skip
+        svg = density_svg(points, law, f"density relative to {reference_family}")
+        context.update(result=result, svg=svg)
+    except ApiError as exc:
+        context["error"] = str(exc.detail)
+        return _page(request, "densing.html", context, status=exc.status_code)
+    except ValidationError as exc:
+        context["error"] = str(exc)
+        return _page(request, "densing.html", context, status=422)
+    return _page(request, "densing.html", context)
