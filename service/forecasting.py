@@ -110,6 +110,7 @@ class ForecastService:
         self.metrics, self.maxsize = metrics, maxsize
         self._cache: OrderedDict[tuple[str, str, str], Fitted] = OrderedDict()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     # -- data ------------------------------------------------------------------------------------
     def observations(self, session: Session, query: ForecastQuery) -> pd.DataFrame:
@@ -205,14 +206,15 @@ class ForecastService:
 
     # -- forecasting ------------------------------------------------------------------------------
     def forecast(
-        self, session: Session, query: ForecastQuery, *, release: Callable[[], None] | None = None
+        self, session: Session, query: ForecastQuery, *, commit: Callable[[], None] | None = None
     ) -> ForecastPublic:
         """The stored forecast for ``query`` on the current data (fitted and stored if new).
 
-        ``release`` is called after reading and before fitting; a request passes
-        ``session.commit`` so that the connection goes back to the pool for the seconds a fit
-        takes and the write starts a fresh transaction (SQLite cannot turn a stale read snapshot
-        into a write while others commit).
+        A request passes ``commit=session.commit``: it is called after reading, so the connection
+        goes back to the pool for the seconds a fit takes and the write starts a fresh transaction
+        (SQLite cannot turn a stale read snapshot into a write while others commit), and again
+        right after the write, inside a process-wide lock, so writers queue here rather than
+        time out on SQLite's lock while the fits hog the interpreter.
         """
         obs = self.observations(session, query)
         fp = fingerprint(obs)
@@ -231,10 +233,13 @@ class ForecastService:
             self.metrics.cache_hits.inc()
             hit = True
         else:
-            if release is not None:
-                release()
+            if commit is not None:
+                commit()
             entry, hit = self._fitted(query, obs, fp)
-            stored = self._store(session, query, entry, params_hash)
+            with self._write_lock:  # one writer at a time: SQLite would make the others time out
+                stored = self._store(session, query, entry, params_hash)
+                if commit is not None:
+                    commit()
         self.metrics.forecasts.labels(query.method, "hit" if hit else "miss").inc()
         out = ForecastPublic.model_validate(stored)
         out.cache_hit = hit

@@ -26,7 +26,7 @@ def create_forecast(
     The answer is stored; asking again with the same query on the same data returns the same
     stored forecast (``cache_hit: true``). New measurements change ``data_fingerprint`` and refit.
     """
-    return request.app.state.forecasts.forecast(session, body, release=session.commit)
+    return request.app.state.forecasts.forecast(session, body, commit=session.commit)
 
 
 @router.get("", response_model=Page[ForecastPublic])
