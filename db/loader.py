@@ -386,7 +386,9 @@ def _measurements(
         _copy(session, cols, data)
         report.method = "copy"
     else:
-        session.execute(insert(Measurement), [dict(zip(cols, r, strict=True)) for r in data])
+        session.execute(
+            insert(Measurement.__table__), [dict(zip(cols, r, strict=True)) for r in data]
+        )
         report.method = "executemany"
     report.measurements_inserted = len(idx)
 

@@ -111,6 +111,8 @@ def _dump(path: Path, prefix: str) -> tuple[pd.DataFrame, int]:
     tasks = _V1 if prefix == "openllm_v1" else _V2
     date_col = "date" if "date" in df.columns else "Submission Date"
     _need(path, df, ("Model", "#Params (B)", date_col, *tasks))
+    for col in (*tasks, "#Params (B)"):  # check every row, also those dropped below
+        _num(df, col, path)
     df = df.assign(_line=df.index, Model=df["Model"].str.strip())
     latest = df.sort_values([date_col, "_line"]).drop_duplicates("Model", keep="last")
     dropped = len(df) - len(latest)

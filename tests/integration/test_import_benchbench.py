@@ -1,0 +1,136 @@
+"""``capcast import benchbench`` on a copy of three tables of each layout, and bad copies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from db.config import get_settings
+from db.importers import benchbench
+from db.queries import table_counts
+from db.session import make_engine, transaction
+from service.cli import app
+
+
+@pytest.fixture
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
+    monkeypatch.setenv("COLUMNS", "400")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def counts(db_url: str) -> dict[str, int]:
+    engine = make_engine(db_url)
+    with transaction(engine) as s:
+        out = table_counts(s)
+    engine.dispose()
+    return out
+
+
+def run(cli: CliRunner, *args: str) -> dict:
+    res = cli.invoke(app, ["import", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def fails(cli: CliRunner, *args: str) -> str:
+    res = cli.invoke(app, ["import", *args])
+    assert res.exit_code == 2, res.output
+    return " ".join(res.stderr.split())
+
+
+def small_copy(src: Path, dst: Path, files: dict[str, int]) -> Path:
+    """The first n lines of each named file (n=0: the whole file)."""
+    dst.mkdir(parents=True)
+    for name, n in files.items():
+        lines = (src / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        (dst / name).write_text("".join(lines[:n] if n else lines), encoding="utf-8")
+    return dst
+
+
+TABLES = (
+    "benchmarks/helm_airbench_240916_safety.csv",  # wide, lower is better
+    "benchmarks/opencompass_academic_240829_holistic.csv",  # wide, last line short
+    "benchmarks_old/hf_open_llm_v1_240829_frozen.csv",  # wide, 1,804 models
+    "historical/combined_holistic_20240708.csv",  # long, several snapshots
+)
+
+
+def test_benchbench_tables_of_each_layout(
+    cli: CliRunner, db_url: str, shared_data: Path, tmp_path: Path
+) -> None:
+    d = tmp_path / "bb"
+    for rel in TABLES:
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data / "benchbench" / rel, d / rel)
+    expected = benchbench.benchbench_scores(d)
+    report = run(cli, "benchbench", str(d))
+    assert report["measurements_inserted"] == len(expected) > 1804 * 7
+    before = counts(db_url)
+    assert run(cli, "benchbench", str(d))["measurements_inserted"] == 0
+    assert counts(db_url) == before
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        directions = dict(
+            conn.execute(
+                text("SELECT name, higher_is_better FROM benchmark WHERE kind = 'leaderboard'")
+            )
+            .tuples()
+            .all()
+        )
+        n = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM observations WHERE source = 'benchbench/benchmarks_old/hf_open_llm_v1_240829_frozen.csv'"
+            )
+        ).scalar()
+        snapshots = conn.execute(
+            text(
+                "SELECT COUNT(DISTINCT source) FROM measurement WHERE source LIKE 'benchbench/historical/%'"
+            )
+        ).scalar()
+    engine.dispose()
+    assert directions["HELM_AIRBENCH_Security_Risks"] in (False, 0)
+    assert directions["hf_open_llm_v1"] in (True, 1)
+    assert (
+        n
+        == (
+            expected["source_file"] == "benchbench/benchmarks_old/hf_open_llm_v1_240829_frozen.csv"
+        ).sum()
+    )
+    assert snapshots > 1
+
+
+def test_benchbench_bad_copy_changes_nothing(
+    cli: CliRunner, db_url: str, shared_data: Path, tmp_path: Path
+) -> None:
+    d = tmp_path / "bb"
+    (d / "benchmarks").mkdir(parents=True)
+    src = shared_data / "benchbench" / "benchmarks" / "helm_lite_240829_holistic.csv"
+    path = d / "benchmarks" / src.name
+    shutil.copy(src, path)
+    run(cli, "benchbench", str(d))
+    before = counts(db_url)
+    lines = src.read_text().splitlines()
+    for row, value, expected in [
+        (4, "inf", "finite"),
+        (5, "0.123456", "as already stored"),
+        (6, "good", "a finite number"),
+    ]:
+        model = lines[row - 1].split(",")[0]
+        path.write_text("\n".join([*lines[: row - 1], f"{model},{value}", *lines[row:]]) + "\n")
+        message = fails(cli, "benchbench", str(d))
+        assert f"helm_lite_240829_holistic.csv, line {row}" in message and expected in message, (
+            message
+        )
+        assert counts(db_url) == before
+    path.write_text("\n".join([*lines, "extra,0.5,0.7"]) + "\n")
+    assert "expected 2 fields" in fails(cli, "benchbench", str(d))
+    assert counts(db_url) == before

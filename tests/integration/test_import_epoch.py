@@ -1,0 +1,119 @@
+"""``capcast import epoch``: scores, release dates joined to stored models by name, bad copies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from db.config import get_settings
+from db.queries import table_counts
+from db.session import make_engine, transaction
+from service.cli import app
+
+
+@pytest.fixture
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
+    monkeypatch.setenv("COLUMNS", "400")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def counts(db_url: str) -> dict[str, int]:
+    engine = make_engine(db_url)
+    with transaction(engine) as s:
+        out = table_counts(s)
+    engine.dispose()
+    return out
+
+
+def run(cli: CliRunner, *args: str) -> dict:
+    res = cli.invoke(app, ["import", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def fails(cli: CliRunner, *args: str) -> str:
+    res = cli.invoke(app, ["import", *args])
+    assert res.exit_code == 2, res.output
+    return " ".join(res.stderr.split())
+
+
+def small_copy(src: Path, dst: Path, files: dict[str, int]) -> Path:
+    """The first n lines of each named file (n=0: the whole file)."""
+    dst.mkdir(parents=True)
+    for name, n in files.items():
+        lines = (src / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        (dst / name).write_text("".join(lines[:n] if n else lines), encoding="utf-8")
+    return dst
+
+
+def test_epoch_scores_and_release_dates_join(
+    cli: CliRunner, db_url: str, shared_data: Path, tmp_path: Path
+) -> None:
+    stored = tmp_path / "stored.csv"
+    stored.write_text(
+        "model,benchmark,metric,value\n01-ai/Yi-6B,hellaswag,acc,0.75\nyi_9b,hellaswag,acc,0.77\n"
+        "not-an-epoch-model,hellaswag,acc,0.5\n"
+    )
+    run(cli, "observations", str(stored))
+    report = run(cli, "epoch", str(shared_data / "epoch-benchmarks"))
+    assert report["measurements_inserted"] == 836
+    matched = {
+        m["model"]: (m["model_version"], m["release_date"]) for m in report["release_dates_matched"]
+    }
+    assert matched == {"01-ai/Yi-6B": ("Yi-6B", "2023-11-02"), "yi_9b": ("Yi-9B", "2024-03-01")}
+    assert "Yi-6B" not in report["release_dates_unmatched"]
+    assert len(report["release_dates_unmatched"]) > 300
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        dates = dict(
+            conn.execute(
+                text(
+                    "SELECT name, release_date FROM model WHERE name IN ('01-ai/Yi-6B', 'not-an-epoch-model', 'Yi-6B')"
+                )
+            )
+            .tuples()
+            .all()
+        )
+        n = conn.execute(
+            text("SELECT COUNT(*) FROM observations WHERE source = 'epoch-benchmarks'")
+        ).scalar()
+    engine.dispose()
+    assert str(dates["01-ai/Yi-6B"]) == "2023-11-02" == str(dates["Yi-6B"])
+    assert dates["not-an-epoch-model"] is None and n == 836
+    before = counts(db_url)
+    assert run(cli, "epoch", str(shared_data / "epoch-benchmarks"))["measurements_unchanged"] == 836
+    assert counts(db_url) == before
+
+
+def test_epoch_bad_copy_changes_nothing(
+    cli: CliRunner, db_url: str, shared_data: Path, tmp_path: Path
+) -> None:
+    src = shared_data / "epoch-benchmarks"
+    d = small_copy(
+        src, tmp_path / "e", {"model_versions.csv": 0, "external_benchmark_mmlu.csv": 40}
+    )
+    run(cli, "epoch", str(d))
+    before = counts(db_url)
+    mmlu = d / "external_benchmark_mmlu.csv"
+    lines = mmlu.read_text(encoding="utf-8-sig").splitlines()
+    cells = lines[9].split(",")
+    cells[2] = "lots"
+    mmlu.write_text(
+        "\ufeff" + "\n".join([*lines[:9], ",".join(cells), *lines[10:]]) + "\n", encoding="utf-8"
+    )
+    message = fails(cli, "epoch", str(d))
+    assert "external_benchmark_mmlu.csv, line 10, column EM: expected a percentage" in message
+    assert counts(db_url) == before
+    versions = d / "model_versions.csv"
+    text_ = versions.read_text(encoding="utf-8-sig").replace("2023-07-18", "18/07/2023", 1)
+    versions.write_text(text_, encoding="utf-8")
+    assert "column Version release date: expected a date" in fails(cli, "epoch", str(d))
+    assert counts(db_url) == before
