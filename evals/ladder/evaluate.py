@@ -65,14 +65,19 @@ def checkpoints(workdir: Path, summary: dict[str, Any], which: str = "all") -> l
 
 
 def task_paths(cfg: LadderConfig, workdir: Path) -> dict[str, Path]:
+    from evals.ladder.tokenizer import load_tokenizer
+
     t = cfg.tasks
     split = split_corpus(seed=cfg.seed, heldout_fraction=cfg.heldout_fraction)
+    tok = load_tokenizer(workdir / "tokenizer")
+    limit = cfg.seq_len - 1  # the engine refuses prompts that fill the whole context
     return write_tasks(
         split,
         workdir / "tasks",
         nextline_items_n=int(t.get("nextline_items", 60)),
         per_grade=int(t.get("per_grade", 8)),
         seed=int(t.get("seed", cfg.seed)),
+        fits=lambda prompt: len(tok(prompt)["input_ids"]) <= limit,
     )
 
 

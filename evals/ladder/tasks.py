@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,13 @@ def nextline_candidates(
         yield "".join(reversed(prompt_lines)), target, i + 1
 
 
-def nextline_items(split: CorpusSplit, n_items: int, seed: int) -> list[dict[str, Any]]:
-    """Sample ``n_items`` next-line items from held-out files, at most a few per file."""
+def nextline_items(
+    split: CorpusSplit, n_items: int, seed: int, fits: Callable[[str], bool] | None = None
+) -> list[dict[str, Any]]:
+    """Sample ``n_items`` next-line items from held-out files, at most a few per file.
+
+    ``fits(prompt)`` drops items whose prompt would not fit the model's context.
+    """
     rng = random.Random(seed)
     per_file = max(1, n_items // max(1, len(split.heldout)) + 1)
     pool: list[dict[str, Any]] = []
@@ -56,6 +61,8 @@ def nextline_items(split: CorpusSplit, n_items: int, seed: int) -> list[dict[str
         for prompt, answer, lineno in rng.sample(cands, min(per_file, len(cands))):
             pool.append({"prompt": prompt, "answer": answer, "meta": {"file": rel, "line": lineno}})
     rng.shuffle(pool)
+    if fits is not None:
+        pool = [d for d in pool if fits(d["prompt"])]
     return sorted(pool[:n_items], key=lambda d: (d["meta"]["file"], d["meta"]["line"]))
 
 
@@ -94,7 +101,13 @@ def _write(path: Path, header: dict[str, Any], docs: list[dict[str, Any]]) -> Pa
 
 
 def write_tasks(
-    split: CorpusSplit, out_dir: Path, *, nextline_items_n: int, per_grade: int, seed: int
+    split: CorpusSplit,
+    out_dir: Path,
+    *,
+    nextline_items_n: int,
+    per_grade: int,
+    seed: int,
+    fits: Callable[[str], bool] | None = None,
 ) -> dict[str, Path]:
     """Write every ladder task file into ``out_dir``; returns benchmark name -> path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -108,7 +121,7 @@ def write_tasks(
                 "stop": ["\n"],
                 "max_tokens": MAX_TOKENS["nextline"],
             },
-            nextline_items(split, nextline_items_n, seed),
+            nextline_items(split, nextline_items_n, seed, fits),
         )
     }
     for kind in KINDS:

@@ -161,7 +161,7 @@ def train_size(
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
         if step % (every * 10) == 0:
-            log(f"[{size.name}] step {step}/{plan['steps']} loss {float(loss):.3f}")
+            log(f"[{size.name}] step {step}/{plan['steps']} loss {rec['train_loss']:.3f}")
     logf.close()
     summary = {**plan, "checkpoints": checkpoints, "wall_s": round(time.time() - t0, 1)}
     summary["device"] = str(device)
