@@ -4,8 +4,8 @@ Items: the tiny model's first-token "tasks" (pass = the first sampled token is a
 true pass probabilities p come exactly from the float32 logits and spread over 1e-1..1e-3. Target:
 relative standard error ``--precision`` (default 0.3) on every item.
 
-- PassUntil stops each item at r = ceil(1/precision²) + 1 successes (the unbiased (r−1)/(K−1)
-  has relative s.e. ≈ sqrt((1−p)/(r−1)));
+- PassUntil stops each item at r = ceil(1/precision²) + 2 successes (the unbiased (r−1)/(K−1)
+  has relative s.d. ≈ 1/sqrt(r−2) for small p);
   the samples counted are all those drawn, including the part of a round after the r-th success.
 - Fixed-n must pick one n for every item before knowing p, so it needs
   n = (1 − p_min) / (p_min · precision²) for the hardest item.
@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--precision", type=float, default=0.3)
     ap.add_argument("--engine", choices=["bernoulli", "vllm"], default="bernoulli")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
 
     raw = items_with_truth(args.items, args.seed)
@@ -114,7 +115,7 @@ def main() -> None:
         engine = Bernoulli({p: (a, q) for p, a, q in items})
     keys = [f"item{i}" for i in range(len(items))]
     truth = np.array([q for _, _, q in items])
-    r = math.ceil(1 / args.precision**2) + 1  # (r-1)/(K-1) has relative s.e. ~ sqrt(1/(r-1))
+    r = math.ceil(1 / args.precision**2) + 2  # Var[(r-1)/(K-1)] ≈ p²/(r-2) for small p
 
     drawn = [0]
 
@@ -127,27 +128,28 @@ def main() -> None:
 
     cfg = PassUntilConfig(r=r, k_max=10**7, max_tokens=1, max_batch_samples=1 << 20)
     answers = {k: a for k, (_, a, _) in zip(keys, items, strict=True)}
-    res = run_passuntil(
-        Counting(),
-        [(k, p, a) for k, (p, a, _) in zip(keys, items, strict=True)],
-        lambda key, text, ans: text == answers[key],
-        cfg,
-        seed=args.seed,
-    )
-    pu_samples = drawn[0]
-    pu_est = np.array([res[k].unbiased for k in keys])
-    pu_rel = float(np.sqrt(np.mean((pu_est / truth - 1) ** 2)))
-
     p_min = float(truth.min())
     n_fixed = math.ceil((1 - p_min) / (p_min * args.precision**2))
-    reqs = [
-        GenerateRequest(prompt=p, n=n_fixed, max_tokens=1, seed=sample_seed(args.seed, k, 99))
-        for k, (p, _, _) in zip(keys, items, strict=True)
-    ]
-    fixed_est = []
-    for (_, a, _), texts in zip(items, engine.generate(reqs), strict=True):
-        fixed_est.append(sum(t == a for t in texts) / n_fixed)
-    fixed_rel = float(np.sqrt(np.mean((np.array(fixed_est) / truth - 1) ** 2)))
+    pu_sq, fixed_sq = [], []
+    for rep in range(args.repeats):  # fresh seeds each repeat; errors pooled over repeats
+        res = run_passuntil(
+            Counting(),
+            [(k, p, a) for k, (p, a, _) in zip(keys, items, strict=True)],
+            lambda key, text, ans: text == answers[key],
+            cfg,
+            seed=args.seed + 1000 * rep,
+        )
+        pu_est = np.array([res[k].unbiased for k in keys])
+        pu_sq.extend((pu_est / truth - 1) ** 2)
+        reqs = [
+            GenerateRequest(prompt=p, n=n_fixed, max_tokens=1, seed=sample_seed(rep, k, 99))
+            for k, (p, _, _) in zip(keys, items, strict=True)
+        ]
+        for (_, a, q), texts in zip(items, engine.generate(reqs), strict=True):
+            fixed_sq.append((sum(t == a for t in texts) / n_fixed / q - 1) ** 2)
+    pu_samples = drawn[0] / args.repeats
+    pu_rel = float(np.sqrt(np.mean(pu_sq)))
+    fixed_rel = float(np.sqrt(np.mean(fixed_sq)))
     fixed_samples = n_fixed * len(items)
 
     print(
@@ -155,7 +157,8 @@ def main() -> None:
     )
     print(f"target relative s.e. {args.precision} -> PassUntil r = {r}, fixed n = {n_fixed}/item")
     print(f"{'method':<22}{'samples':>12}{'rel. RMSE vs truth':>22}")
-    print(f"{'PassUntil (unbiased)':<22}{pu_samples:>12}{pu_rel:>22.3f}")
+    print(f"(samples per repeat; {args.repeats} repeats, RMSE pooled over items and repeats)")
+    print(f"{'PassUntil (unbiased)':<22}{pu_samples:>12.0f}{pu_rel:>22.3f}")
     print(f"{'fixed-n (s/n)':<22}{fixed_samples:>12}{fixed_rel:>22.3f}")
     print(f"samples ratio fixed-n / PassUntil: {fixed_samples / pu_samples:.1f}x")
 
