@@ -140,6 +140,7 @@ def load_observations(
         origin = _Origin(origin, files)
     lines = df.index.to_numpy() if df.index.name == "line" else np.arange(2, len(df) + 2)
     df = df.reset_index(drop=True)
+    df.attrs = {}  # pandas deep-copies attrs on every derived frame: keep them off the hot path
     report = LoadReport(source=source, rows=len(df))
     if df["item"].notna().any():
         pos = int(np.flatnonzero(df["item"].notna().to_numpy())[0])
@@ -181,7 +182,7 @@ def _model_table(df: pd.DataFrame) -> pd.DataFrame:
     grouped = order.groupby("model", sort=False)
     table = grouped[["family", *_MODEL_ATTRS]].last()
     table["first_pos"] = grouped["_pos"].min()
-    table["has_steps"] = grouped["checkpoint_step"].apply(lambda s: s.notna().any())
+    table["has_steps"] = grouped["checkpoint_step"].count() > 0
     return table
 
 

@@ -206,6 +206,23 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- validation
 
 
+class RowFiles:
+    """Each row's file name, kept in ``DataFrame.attrs`` without pandas deep-copying it for every
+    derived frame (it copies attrs on each operation; a large array there is very slow)."""
+
+    def __init__(self, files: np.ndarray) -> None:
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, pos: int) -> str:
+        return str(self.files[pos])
+
+    def __deepcopy__(self, memo: dict) -> RowFiles:
+        return self
+
+
 class _Checker:
     """Collects the earliest problem (by line) so the message points at the first bad row."""
 
@@ -427,7 +444,7 @@ def validate_observations(
     out = out[~keep] if keep.any() else out
     out.attrs["origin"] = origin
     if files is not None:  # per-row files for the loader's messages (only while rows align)
-        out.attrs["files"] = files[~keep] if keep.any() else files
+        out.attrs["files"] = RowFiles(files[~keep] if keep.any() else files)
     return out
 
 
