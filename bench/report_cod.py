@@ -236,6 +236,8 @@ def run_setting(obs: pd.DataFrame, tasks: list[str], n_targets: int, n_boot: int
                 actual = actual_pass_rate(obs, task, model)
                 f = fcs[i] if fcs else None
                 point = f.point if f else math.nan
+                if f is not None and not math.isfinite(point):
+                    err = err or "no finite prediction: " + "; ".join(f.notes)[:300]
                 rows.append({
                     "task": task, "target": model, "method": name, "predicted": point,
                     "lower": f.lower if f else math.nan, "upper": f.upper if f else math.nan,
@@ -267,6 +269,8 @@ def subset_check(obs: pd.DataFrame, est: BaseEstimator, task: str, model: str, f
 
 def decomposition(res: pd.DataFrame) -> pd.DataFrame:
     """COD's error split: laws (subset predicted vs measured) and mapping (the rest)."""
+    if "subset_predicted" not in res.columns:
+        return pd.DataFrame()
     cod = res[res["method"] == "COD"].dropna(subset=["subset_predicted"])
     if cod.empty:
         return cod
