@@ -103,6 +103,7 @@ def test_epoch_bad_copy_changes_nothing(
     run(cli, "epoch", str(d))
     before = counts(db_url)
     mmlu = d / "external_benchmark_mmlu.csv"
+    good = mmlu.read_text(encoding="utf-8")
     lines = mmlu.read_text(encoding="utf-8-sig").splitlines()
     cells = lines[9].split(",")
     cells[2] = "lots"
@@ -112,6 +113,7 @@ def test_epoch_bad_copy_changes_nothing(
     message = fails(cli, "epoch", str(d))
     assert "external_benchmark_mmlu.csv, line 10, column EM: expected a percentage" in message
     assert counts(db_url) == before
+    mmlu.write_text(good, encoding="utf-8")
     versions = d / "model_versions.csv"
     text_ = versions.read_text(encoding="utf-8-sig").replace("2023-07-18", "18/07/2023", 1)
     versions.write_text(text_, encoding="utf-8")
