@@ -32,6 +32,11 @@ def _none(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+def _json(v: Any) -> Any:
+    """A JSON text column's value; missing cells (None or NaN after Parquet) are None."""
+    return json.loads(v) if isinstance(v, str) else None
+
+
 def read_reference(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """Manifest and frames; a missing or altered file is an ImportValidationError."""
     mpath = path / "manifest.json"
@@ -92,9 +97,9 @@ def import_ladder(session: Session, path: Path | None = None) -> dict[str, Any]:
             R.ItemRow(
                 key=r.item,
                 prompt=r.prompt,
-                choices=json.loads(r.choices) if r.choices else None,
+                choices=_json(r.choices),
                 answer=r.answer,
-                meta={"doc": {"meta": json.loads(r.meta) if r.meta else None}},
+                meta={"doc": {"meta": _json(r.meta)}},
             )
             for r in g.itertuples()
         ]
@@ -149,7 +154,7 @@ def import_ladder(session: Session, path: Path | None = None) -> dict[str, Any]:
                 "stop_reason": _none(r.stop_reason),
                 "greedy_correct": _none(r.greedy_correct),
                 "estimate": _none(r.estimate),
-                "estimates": json.loads(r.estimates) if r.estimates else None,
+                "estimates": _json(r.estimates),
             }
             inserted = R.write_item_result(
                 session,
