@@ -26,7 +26,7 @@ def agreement(session: Session, query: AgreementQuery) -> Any:
     from predictors.agreement import AgreementTester
 
     obs = fetch_observations(
-        session, benchmark=query.benchmarks, family=query.family, metric=query.metric,
+        session, benchmark=query.benchmarks or None, family=query.family, metric=query.metric,
         final_only=True,
     )  # fmt: skip
     if query.source is not None:
@@ -70,7 +70,7 @@ def densing(session: Session, query: DensingQuery) -> Any:
     try:
         reference.fit(obs)
         finals = fetch_observations(session, benchmark=query.benchmark, metric=query.metric,
-                                    family=query.families, final_only=True)  # fmt: skip
+                                    family=query.families or None, final_only=True)  # fmt: skip
         models = pd.DataFrame({"model": finals["model"], "family": finals["family"],
                                "n_params": finals[query.size_column],
                                "release_date": finals["release_date"], "score": finals["value"]})  # fmt: skip

@@ -367,11 +367,11 @@ class AgreementQuery(Schema):
     """Benchmark agreement testing over the stored final scores (METHODS P5)."""
 
     metric: Metric = "acc"
-    benchmarks: Annotated[list[LongName], Field(max_length=500)] | None = Field(
+    benchmarks: Annotated[list[LongName], Field(min_length=1, max_length=500)] | None = Field(
         None, description="Benchmarks to test (default: every one with this metric)"
     )
-    reference_benchmarks: Annotated[list[LongName], Field(max_length=500)] | None = Field(
-        None, description="The aggregate reference (default: all tested benchmarks)"
+    reference_benchmarks: Annotated[list[LongName], Field(min_length=1, max_length=500)] | None = (
+        Field(None, description="The aggregate reference (default: all tested benchmarks)")
     )
     family: Name | None = None
     source: _text(200) | None = None
@@ -395,7 +395,7 @@ class DensingQuery(Schema):
     loss_metric: Metric = "loss"
     size_column: Literal["n_params", "n_params_nonembed"] = "n_params_nonembed"
     d0: Annotated[float, Field(gt=0, le=1e18)] = 1e12
-    families: Annotated[list[Name], Field(max_length=500)] | None = Field(
+    families: Annotated[list[Name], Field(min_length=1, max_length=500)] | None = Field(
         None, description="Families whose models get a density (default: all)"
     )
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
