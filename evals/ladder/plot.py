@@ -30,24 +30,28 @@ def plot_pass_rate_vs_compute(
     import matplotlib.pyplot as plt
 
     curves = task_curves(results, sizes)
+    benches = sorted(curves["benchmark"].unique())
+    colour = {b: f"C{i}" for i, b in enumerate(benches)}
+    n = results.loc[results["mode"] == "samples", "n_samples"]
+    n_text = f"n={int(n.max())}" if len(n) else "n=?"
     modes = [m for m in ("samples", "passuntil", "greedy") if m in set(curves["mode"])]
     fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False)
     labels = {
-        "samples": "pass rate (n=100, T=1, top_p=0.7)",
+        "samples": f"pass rate ({n_text}, T=1, top_p=0.7)",
         "passuntil": "PassUntil estimate",
         "greedy": "greedy accuracy",
     }
     for ax, mode in zip(axes[0], modes, strict=True):
         for bench, g in curves[curves["mode"] == mode].groupby("benchmark"):
-            ax.plot(g["flops"], g["rate"].clip(lower=1e-4), marker="o", label=bench)
+            ax.plot(g["flops"], g["rate"].clip(lower=1e-4), "o-", color=colour[bench], label=bench)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(1e-4, 1.05)
         ax.set_xlabel("training compute (FLOPs, 6ND)")
         ax.set_title(labels[mode])
         ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
     axes[0][0].set_ylabel("task-level rate (final checkpoint; 0 drawn at 1e-4)")
-    axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -82,15 +82,23 @@ def test_mini_ladder_evaluates_every_mode_vllm(mini_ladder: dict) -> None:
     assert (mini_ladder["out"] / "pass_rate_vs_compute.png").stat().st_size > 1000
 
 
-def test_mini_ladder_import_and_query_vllm(mini_ladder: dict, db_url: str) -> None:
+def test_mini_ladder_import_and_query_vllm(
+    mini_ladder: dict,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    from db.config import get_settings
     from service.cli import app
 
     out = mini_ladder["out"]
     runner = CliRunner()
-    env = {"CAPCAST_DATABASE_URL": db_url}
-    first = runner.invoke(app, ["import", "ladder", str(out), "--json"], env=env)
+    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
+    get_settings.cache_clear()  # the CLI reads the URL through the cached settings
+    request.addfinalizer(get_settings.cache_clear)
+    first = runner.invoke(app, ["import", "ladder", str(out), "--json"])
     assert first.exit_code == 0, first.output
-    again = runner.invoke(app, ["import", "ladder", str(out), "--json"], env=env)
+    again = runner.invoke(app, ["import", "ladder", str(out), "--json"])
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["item_results_inserted"] == 0  # idempotent
     res = pd.read_parquet(out / "results.parquet")
