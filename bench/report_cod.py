@@ -180,8 +180,11 @@ def loss_benchmark(obs: pd.DataFrame) -> str | None:
 def methods(
     obs: pd.DataFrame, unit: float, n_boot: int
 ) -> dict[str, Callable[[str], BaseEstimator]]:
-    has_pu = (obs["metric"] == "pu").any()
-    pu_metric = "pu" if has_pu else "pass_rate"
+    pu_tasks = set(obs.loc[(obs["metric"] == "pu") & obs["item"].notna(), "benchmark"])
+
+    def pu_metric(t: str) -> str:  # PassUntil rows where the task has them, else the samples
+        return "pu" if t in pu_tasks else "pass_rate"
+
     val = loss_benchmark(obs)
     cod = {"n_bootstrap": n_boot, "compute_unit": unit}
     out: dict[str, Callable[[str], BaseEstimator]] = {
@@ -197,10 +200,10 @@ def methods(
             "exponential", benchmark=t, metric="pass_rate", n_bootstrap=n_boot
         ),
         "PassUntil, dataset": lambda t: PassUntilForecaster(
-            benchmark=t, metric=pu_metric, x="flops", n_bootstrap=n_boot
+            benchmark=t, metric=pu_metric(t), x="flops", n_bootstrap=n_boot
         ),
         "PassUntil, instance": lambda t: PassUntilForecaster(
-            benchmark=t, metric=pu_metric, x="flops", scheme="instance", n_bootstrap=n_boot
+            benchmark=t, metric=pu_metric(t), x="flops", scheme="instance", n_bootstrap=n_boot
         ),
     }
     if val is not None:
@@ -296,13 +299,14 @@ def summarise(res: pd.DataFrame) -> pd.DataFrame:
 
 def passuntil_table(obs: pd.DataFrame, tasks: list[str], n_boot: int) -> pd.DataFrame:
     """Largest model's task PU: dataset-level law from the rest vs measured; emergence shape."""
-    metric = "pu" if (obs["metric"] == "pu").any() else "pass_rate"
+    pu_tasks = set(obs.loc[(obs["metric"] == "pu") & obs["item"].notna(), "benchmark"])
     fr = final_rows(obs)
     sizes = fr.assign(f=model_flops(fr)).groupby("model")["f"].max().sort_values()
     target = sizes.index[-1]
     rows = []
     for task in tasks:
-        rec: dict[str, object] = {"task": task, "target": target}
+        metric = "pu" if task in pu_tasks else "pass_rate"
+        rec: dict[str, object] = {"task": task, "target": target, "rows": metric}
         try:
             est = PassUntilForecaster(benchmark=task, metric=metric, x="flops", n_bootstrap=n_boot)
             est.fit(obs[obs["model"] != target])
