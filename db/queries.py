@@ -28,8 +28,12 @@ def fetch_observations(
     for col, val in (("benchmark", benchmark), ("family", family), ("metric", metric)):
         if val is None:
             continue
+        values = [val] if isinstance(val, str) else list(val)
+        if not values:  # an empty filter selects nothing (and an empty IN breaks PostgreSQL)
+            where.append("1 = 0")
+            continue
         where.append(f"{col} IN :{col}")
-        params[col] = [val] if isinstance(val, str) else list(val)
+        params[col] = values
     sql = f"SELECT {', '.join(_COLUMNS)} FROM observations"
     if where:
         sql += " WHERE " + " AND ".join(where)

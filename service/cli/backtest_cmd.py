@@ -10,6 +10,7 @@ import pandas as pd
 import typer
 
 from predictors.backtest import backtest as run_backtest
+from predictors.base import FitError
 from predictors.registry import METHODS, make_predictor
 from service.cli.common import emit_json, err_console, fail
 
@@ -88,7 +89,7 @@ def backtest(
             method, benchmark=benchmark, metric=metric, alpha=alpha, **parse_params(params)
         )
         result = run_backtest(est, obs, fit=fit, predict=predict)
-    except ValueError as exc:
+    except (ValueError, FitError) as exc:
         fail(str(exc))
     if as_json:
         emit_json(result.to_dict())

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from predictors.base import FitError
 from predictors.densing import DensityReference, density_table, fit_densing_law, plot_densing
 from service.cli.backtest_cmd import load_observations
 from service.cli.common import emit_json, err_console, fail
@@ -50,7 +51,7 @@ def densing(
     )
     try:
         ref.fit(obs)
-    except ValueError as exc:
+    except (ValueError, FitError) as exc:
         fail(str(exc))
     t = obs[
         (obs["family"] != reference_family)
@@ -69,7 +70,7 @@ def densing(
     table = density_table(ref, models)
     try:
         result = fit_densing_law(table, ref.describe(), alpha=alpha)
-    except ValueError as exc:
+    except (ValueError, FitError) as exc:
         fail(
             f"{exc} (reference fits: {ref.loss_fit_.status}/{ref.score_fit_.status}; "
             f"{int(np.isfinite(table['density']).sum())} of {len(table)} targets invertible)"

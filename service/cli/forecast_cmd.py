@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from predictors.base import FitError
 from predictors.registry import METHODS, make_predictor
 from service.cli.backtest_cmd import load_observations, parse_params
 from service.cli.common import emit_json, err_console, fail
@@ -56,7 +57,7 @@ def forecast(
             method, benchmark=benchmark, metric=metric, alpha=alpha, **parse_params(params)
         )
         f = est.fit(obs).predict(pd.DataFrame([row]))[0]
-    except ValueError as exc:
+    except (ValueError, FitError) as exc:
         fail(str(exc))
     if as_json:
         emit_json(f.to_dict())
