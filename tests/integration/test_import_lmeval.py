@@ -9,7 +9,6 @@ using lm-eval's own ``hash_string``, ``sanitize_list`` and ``handle_non_serializ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,10 @@ from lm_eval.utils import handle_non_serializable, hash_string, sanitize_list
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from db.config import get_settings
 from db.importers.lmeval import doc_hash, read_samples
-from db.queries import table_counts
-from db.session import make_engine, transaction
+from db.session import make_engine
 from service.cli import app
+from tests.integration.import_harness import counts
 
 DATE = "2026-01-05T10-11-12.123456"
 DOCS = [
@@ -124,23 +122,6 @@ def write_run(root: Path, *, samples: list[dict] | None = None) -> Path:
         for s in lines:
             fh.write(json.dumps(s, default=handle_non_serializable, ensure_ascii=False) + "\n")
     return root
-
-
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
-    monkeypatch.setenv("COLUMNS", "400")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
-def counts(db_url: str) -> dict[str, int]:
-    engine = make_engine(db_url)
-    with transaction(engine) as s:
-        out = table_counts(s)
-    engine.dispose()
-    return out
 
 
 def test_item_key_is_lm_eval_doc_hash(tmp_path: Path) -> None:

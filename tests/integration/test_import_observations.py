@@ -4,7 +4,6 @@ changes nothing while naming file, line and column."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -12,33 +11,15 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from db.config import get_settings
 from db.errors import ImportValidationError
 from db.loader import load_observations
 from db.observations import OBSERVATION_COLUMNS, read_observations
-from db.queries import fetch_observations, table_counts
+from db.queries import fetch_observations
 from db.session import make_engine, transaction
 from service.cli import app
+from tests.integration.import_harness import counts
 
 HEADER = ",".join(OBSERVATION_COLUMNS) + ",stderr"
-
-
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """A runner whose ``capcast`` uses the test database (settings are cached per process)."""
-    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
-    monkeypatch.setenv("COLUMNS", "400")  # rich wraps stderr at 80 columns when not a terminal
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
-def counts(db_url: str) -> dict[str, int]:
-    engine = make_engine(db_url)
-    with transaction(engine) as s:
-        out = table_counts(s)
-    engine.dispose()
-    return out
 
 
 def ladder_csv(path: Path, *, n: int = 8, bad_row: int | None = None) -> Path:

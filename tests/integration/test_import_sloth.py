@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,48 +11,8 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from db.config import get_settings
-from db.queries import table_counts
-from db.session import make_engine, transaction
-from service.cli import app
-
-
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CAPCAST_DATABASE_URL", db_url)
-    monkeypatch.setenv("COLUMNS", "400")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
-def counts(db_url: str) -> dict[str, int]:
-    engine = make_engine(db_url)
-    with transaction(engine) as s:
-        out = table_counts(s)
-    engine.dispose()
-    return out
-
-
-def run(cli: CliRunner, *args: str) -> dict:
-    res = cli.invoke(app, ["import", *args, "--json"])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
-
-
-def fails(cli: CliRunner, *args: str) -> str:
-    res = cli.invoke(app, ["import", *args])
-    assert res.exit_code == 2, res.output
-    return " ".join(res.stderr.split())
-
-
-def small_copy(src: Path, dst: Path, files: dict[str, int]) -> Path:
-    """The first n lines of each named file (n=0: the whole file)."""
-    dst.mkdir(parents=True)
-    for name, n in files.items():
-        lines = (src / name).read_text(encoding="utf-8").splitlines(keepends=True)
-        (dst / name).write_text("".join(lines[:n] if n else lines), encoding="utf-8")
-    return dst
+from db.session import make_engine
+from tests.integration.import_harness import counts, fails, run, small_copy
 
 
 def test_sloth_curated_then_leaderboard_dumps(
