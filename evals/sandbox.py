@@ -124,9 +124,11 @@ def _command(python: str, workdir: Path, isolated: bool) -> list[str]:
         f"mount --bind {workdir} {MOUNT_POINT} && "
         "mount -t tmpfs -o size=16m tmpfs /tmp && "
         "mount -t tmpfs -o size=16m tmpfs /dev/shm && "
-        f"cd {MOUNT_POINT} && exec setpriv --reuid {NOBODY} --regid {NOBODY} --clear-groups "
+        f"cd {MOUNT_POINT} && setpriv --reuid {NOBODY} --regid {NOBODY} --clear-groups "
         + " ".join(run)
     )
+    # No ``exec``: the shell reports a signal death as 128+N, which is reliable, whereas
+    # unshare's re-raising of the child's signal on itself can fail (seen with SIGXCPU).
     return [
         "unshare",
         "--net",
@@ -187,8 +189,11 @@ def run_python(
             _kill_group(proc.pid)
             proc.wait()
         duration = time.monotonic() - start
+        returncode = proc.returncode
+        if isolated and returncode is not None and returncode > 128:
+            returncode = -(returncode - 128)  # the shell's 128+N for "killed by signal N"
         return SandboxResult(
-            returncode=None if timed_out else proc.returncode,
+            returncode=None if timed_out else returncode,
             timed_out=timed_out,
             stdout=_read_capped(root / "stdout", limits.output_bytes),
             stderr=_read_capped(root / "stderr", limits.output_bytes),
