@@ -2,8 +2,9 @@
 exactly the results of an uninterrupted run, with no item counted twice (SQLite and PostgreSQL).
 
 PassUntil mode, the hardest to resume (items finish in different rounds): the per-(item, round)
-seeds make a restarted item redraw the same samples. The transformers engine keeps the three
-engine start-ups of each case short; the vLLM engine's resume runs in test_jobs_eval_kill_*.
+seeds make a restarted item redraw the same samples. Run with the vLLM engine and with the
+transformers reference engine; the vLLM case gets a larger budget so that it is still running when
+the first items are stored.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from evals.testing import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = {"r": 2, "k_max": 256, "seed": 5, "max_tokens": 1}
+K_MAX = {"hf": 256, "vllm": 4096}
 PROMPTS = ["the cat", "Question: is", "water 7", "sum of"]
 RANKS = [0, 2, 5, 10, 20, 60]  # first-token answers from likely (p ~ 0.2) to unlikely (< 1/256)
 
@@ -49,7 +51,7 @@ def _task(path: Path, model: Path) -> Path:
     return path
 
 
-def _cli(url: str, model: Path, task: Path) -> list[str]:
+def _cli(url: str, model: Path, task: Path, engine: str) -> list[str]:
     return [
         sys.executable,
         "-c",
@@ -58,9 +60,9 @@ def _cli(url: str, model: Path, task: Path) -> list[str]:
         "--model", str(model),
         "--task", str(task),
         "--mode", "passuntil",
-        "--engine", "hf",
+        "--engine", engine,
         "--r", str(CONFIG["r"]),
-        "--k-max", str(CONFIG["k_max"]),
+        "--k-max", str(K_MAX[engine]),
         "--seed", str(CONFIG["seed"]),
         "--max-tokens", "1",
         "--database-url", url,
@@ -94,12 +96,12 @@ def _count(url: str, table) -> int:
     return int(n)
 
 
-_REFERENCE: dict[str, tuple[dict, dict]] = {}
+_REFERENCE: dict[tuple[str, str], tuple[dict, dict]] = {}
 
 
-def _reference(model: Path, task: Path, tmp_path: Path) -> tuple[dict, dict]:
-    """The same evaluation, uninterrupted, in its own SQLite file (once per test session)."""
-    key = task.read_text()
+def _reference(model: Path, task: Path, tmp_path: Path, engine: str) -> tuple[dict, dict]:
+    """The same evaluation, uninterrupted, in its own SQLite file (once per engine and session)."""
+    key = (task.read_text(), engine)
     if key not in _REFERENCE:
         from db import migrate
 
@@ -111,21 +113,28 @@ def _reference(model: Path, task: Path, tmp_path: Path) -> tuple[dict, dict]:
             model_path=model,
             task_path=task,
             mode="passuntil",
-            engine="hf",
-            config=CONFIG,
+            engine=engine,
+            config=CONFIG | {"k_max": K_MAX[engine]},
         )
         ref_engine.dispose()
         _REFERENCE[key] = (_results(ref_url), ref.metrics)
     return _REFERENCE[key]
 
 
-def test_sigkilled_eval_resumes_to_identical_results(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["hf", pytest.param("vllm", marks=pytest.mark.vllm)])
+def test_sigkilled_eval_resumes_to_identical_results(
+    db_url: str, tmp_path: Path, engine: str
+) -> None:
     model = build_tiny_model()
     task = _task(tmp_path / "first_token.jsonl", model)
     n_items = len(PROMPTS) * len(RANKS)
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        _cli(db_url, model, task), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        _cli(db_url, model, task, engine),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 300
     written = 0
@@ -145,7 +154,12 @@ def test_sigkilled_eval_resumes_to_identical_results(db_url: str, tmp_path: Path
     assert _count(db_url, EvalRun) == 1
 
     again = subprocess.run(
-        _cli(db_url, model, task), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        _cli(db_url, model, task, engine),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
@@ -154,7 +168,7 @@ def test_sigkilled_eval_resumes_to_identical_results(db_url: str, tmp_path: Path
     assert _count(db_url, ItemResult) == n_items
     resumed = _results(db_url)
 
-    reference, ref_metrics = _reference(model, task, tmp_path)
+    reference, ref_metrics = _reference(model, task, tmp_path, engine)
     assert resumed == reference
     assert summary["metrics"] == pytest.approx(ref_metrics)
     # not degenerate: items stopped for both reasons and after different numbers of draws

