@@ -158,9 +158,11 @@ def agreement(
     reference_benchmarks: Annotated[str | None, typer.Option(help="comma-separated")] = None,
     sizes: Annotated[str, typer.Option(help="subset sizes, comma-separated")] = "5,10,20",
     n_exps: Annotated[int, typer.Option(help="repeats per size")] = 100,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the random and adjacent subsets")] = 0,
     method: Annotated[str, typer.Option(help="kendall or pearson")] = "kendall",
-    min_appearances: Annotated[int | None, typer.Option()] = None,
+    min_appearances: Annotated[
+        int | None, typer.Option(help="reference benchmarks a model must appear in (default 2)")
+    ] = None,
     metric: Annotated[str | None, typer.Option(help="database only: one metric")] = None,
     pair: Annotated[str | None, typer.Option(help="'A,B': agreement of two benchmarks")] = None,
     database_url: Annotated[str | None, typer.Option(help="default: CAPCAST_DATABASE_URL")] = None,

@@ -23,15 +23,17 @@ def densing(
     benchmark: str = typer.Option(
         ..., "--benchmark", help="Score benchmark, e.g. 'winogrande@5shot'."
     ),
-    metric: str = typer.Option("acc", "--metric"),
+    metric: str = typer.Option("acc", "--metric", help="Metric of the score benchmark."),
     loss_benchmark: str = typer.Option(..., "--loss-benchmark", help="Loss column benchmark."),
     loss_metric: str = typer.Option(
         "loss", "--loss-metric", help="loss, bpb, or ppl (fitted in log)."
     ),
-    size_column: str = typer.Option("n_params", "--size-column"),
-    alpha: float = typer.Option(0.1, "--alpha"),
+    size_column: str = typer.Option(
+        "n_params", "--size-column", help="Size column: n_params or n_params_nonembed."
+    ),
+    alpha: float = typer.Option(0.1, "--alpha", help="Interval miss rate: 0.1 gives 90%."),
     plot: Path | None = typer.Option(None, "--plot", help="Save the densing plot (PNG) here."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Fit the reference family's curves, compute every other model's density, fit the densing law.
 

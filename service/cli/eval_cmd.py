@@ -18,14 +18,16 @@ def eval_command(
     r: int = typer.Option(2, "--r", help="PassUntil: successes to stop at."),
     k_max: int = typer.Option(10_000, "--k-max", help="PassUntil: sample budget per item."),
     n: int = typer.Option(100, "--n", help="samples mode: draws per item."),
-    temperature: float = typer.Option(1.0, "--temperature"),
-    top_p: float = typer.Option(1.0, "--top-p"),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (COD features: 0.7)."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Override the task's."),
     seed: int = typer.Option(0, "--seed", help="Run seed (per-item seeds derive from it)."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N items."),
     model_name: str | None = typer.Option(None, "--model-name", help="Name stored for the model."),
     batch_items: int | None = typer.Option(None, "--batch-items", help="Items per engine call."),
-    database_url: str | None = typer.Option(None, "--database-url", envvar="CAPCAST_DATABASE_URL"),
+    database_url: str | None = typer.Option(
+        None, "--database-url", envvar="CAPCAST_DATABASE_URL", help="Database to write results to."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:

@@ -33,16 +33,20 @@ def parse_target(raw: str) -> dict[str, float]:
 
 def forecast(
     method: str = typer.Option(..., "--method", help=f"One of: {', '.join(sorted(METHODS))}."),
-    benchmark: str = typer.Option(..., "--benchmark"),
+    benchmark: str = typer.Option(..., "--benchmark", help="Benchmark (or loss set) to forecast."),
     target: str = typer.Option(..., "--target", help="e.g. 'n_params=7e10,n_tokens=1.5e13'."),
-    metric: str = typer.Option("acc", "--metric"),
+    metric: str = typer.Option(
+        "acc", "--metric", help="Metric of the benchmark (acc, err, loss, ...)."
+    ),
     family: str | None = typer.Option(None, "--family", help="Fit only on this family's models."),
     observations: Path | None = typer.Option(
         None, "--observations", help="File; default: the database."
     ),
-    alpha: float = typer.Option(0.1, "--alpha"),
+    alpha: float = typer.Option(
+        0.1, "--alpha", help="Interval miss rate: 0.1 gives a 90% interval."
+    ),
     params: str | None = typer.Option(None, "--params", help="Extra estimator parameters (JSON)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the forecast as JSON on stdout."),
 ) -> None:
     """Fit METHOD on the observations (file or database) and forecast TARGET."""
     t = parse_target(target)

@@ -71,7 +71,9 @@ def evaluate(
     config: Path = typer.Option(..., "--config", help=CONFIG_HELP),
     workdir: Path = typer.Option(None, "--workdir", help=WORKDIR_HELP),
     engine: str = typer.Option(None, "--engine", help="vllm | hf (default: the config's)."),
-    database_url: str = typer.Option(None, "--database-url", envvar="CAPCAST_DATABASE_URL"),
+    database_url: str = typer.Option(
+        None, "--database-url", envvar="CAPCAST_DATABASE_URL", help="Database of the evaluations."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print run summaries as JSON."),
 ) -> None:
     """Evaluate every checkpoint through the evaluator (resumable)."""
@@ -95,7 +97,9 @@ def export(
     config: Path = typer.Option(..., "--config", help=CONFIG_HELP),
     workdir: Path = typer.Option(None, "--workdir", help=WORKDIR_HELP),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Folder for the committed files."),
-    database_url: str = typer.Option(None, "--database-url", envvar="CAPCAST_DATABASE_URL"),
+    database_url: str = typer.Option(
+        None, "--database-url", envvar="CAPCAST_DATABASE_URL", help="Database of the evaluations."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Export per-item results, measurements, summary table, plot and manifest."""
