@@ -7,7 +7,6 @@ results and manifest. Human progress goes to stderr; ``--json`` prints a summary
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -79,8 +78,6 @@ def evaluate(
     """Evaluate every checkpoint through the evaluator (resumable)."""
     from evals.ladder.evaluate import evaluate_ladder
 
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
     cfg = _cfg(config)
     try:
         rows = evaluate_ladder(

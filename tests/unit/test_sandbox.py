@@ -4,7 +4,6 @@ an evaluation over them keeps going (real sandbox, real runner, real database)."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -98,7 +97,7 @@ HOSTILE = {
     "memory": "    x = bytearray(10 * 1024**3)\n    return a + b\n",
     "fork": "    import os\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n",
     "socket": "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=3)\n    return a + b\n",
-    "escape": "    open('/work/escaped-by-sandbox-test', 'w').write('x')\n    return a + b\n",
+    "escape": "    open(ESCAPE_TARGET, 'w').write('x')\n    return a + b\n",  # a path outside
     "wrong": "    return a - b\n",
 }
 
@@ -131,9 +130,10 @@ def test_evaluator_records_hostile_completions_as_failures(db_url: str, tmp_path
     }
     lines = [json.dumps(header)]
     prompts = {}
+    escape_target = tmp_path / "escaped-by-sandbox-test"
     for name, body in HOSTILE.items():
         prompt = f"def add_{name}(a, b):\n"
-        prompts[prompt] = body
+        prompts[prompt] = body.replace("ESCAPE_TARGET", repr(str(escape_target)))
         lines.append(json.dumps({"prompt": prompt, "answer": f"assert add_{name}(2, 3) == 5\n"}))
     task.write_text("\n".join(lines) + "\n")
     engine = make_engine(db_url)
@@ -157,5 +157,5 @@ def test_evaluator_records_hostile_completions_as_failures(db_url: str, tmp_path
             assert rows[name].greedy_correct is False, name
             assert rows[name].n_pass == 0
     assert res.metrics["pass_rate"] == pytest.approx(1 / len(HOSTILE))
-    assert not os.path.exists("/work/escaped-by-sandbox-test")
+    assert not escape_target.exists()
     engine.dispose()
