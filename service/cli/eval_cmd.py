@@ -23,6 +23,9 @@ def eval_command(
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Override the task's."),
     seed: int = typer.Option(0, "--seed", help="Run seed (per-item seeds derive from it)."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N items."),
+    stride: int = typer.Option(
+        1, "--stride", min=1, help="Every K-th item (after --limit): an even subset across grades."
+    ),
     model_name: str | None = typer.Option(None, "--model-name", help="Name stored for the model."),
     batch_items: int | None = typer.Option(None, "--batch-items", help="Items per engine call."),
     database_url: str | None = typer.Option(
@@ -43,6 +46,7 @@ def eval_command(
     config: dict[str, Any] = {
         "seed": seed,
         "limit": limit,
+        "stride": stride,
         "r": r,
         "k_max": k_max,
         "n": n,
