@@ -133,6 +133,10 @@ class EvalRun(Base):
     engine_version: Mapped[str | None] = mapped_column(String(80))
     config: Mapped[dict[str, Any]]
     config_hash: Mapped[str] = mapped_column(String(64))
+    # The checkpoint evaluated, when the model row stands for several (a ladder's sizes): the
+    # views give the run's items this step, these tokens and the FLOPs they imply.
+    checkpoint_step: Mapped[int | None]
+    n_tokens: Mapped[float | None]
     status: Mapped[str] = mapped_column(String(20), default="pending")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -1,4 +1,4 @@
-"""Read-side helpers: the observations table out of the database, in the exchange format."""
+"""Read-side helpers: the observations and per-item results out of the database's views."""
 
 from __future__ import annotations
 
@@ -9,6 +9,26 @@ from sqlalchemy.orm import Session
 from db.observations import OBSERVATION_COLUMNS
 
 _COLUMNS = (*OBSERVATION_COLUMNS, "stderr", "source")
+
+
+def _select(
+    view: str, columns: tuple[str, ...] | None, **filters: str | list[str] | None
+) -> tuple[str, dict[str, list[str]]]:
+    """``SELECT`` from a view with ``col IN (...)`` filters (bind them as expanding)."""
+    where, params = [], {}
+    for col, val in filters.items():
+        if val is None:
+            continue
+        values = [val] if isinstance(val, str) else list(val)
+        if not values:  # an empty filter selects nothing (and an empty IN breaks PostgreSQL)
+            where.append("1 = 0")
+            continue
+        where.append(f"{col} IN :{col}")
+        params[col] = values
+    sql = f"SELECT {', '.join(columns) if columns else '*'} FROM {view}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql, params
 
 
 def fetch_observations(
@@ -24,19 +44,9 @@ def fetch_observations(
     ``final_only`` keeps each (model, benchmark, metric, source)'s row at its largest
     checkpoint_step (rows without a step count as final), what a predicted model is scored at.
     """
-    where, params = [], {}
-    for col, val in (("benchmark", benchmark), ("family", family), ("metric", metric)):
-        if val is None:
-            continue
-        values = [val] if isinstance(val, str) else list(val)
-        if not values:  # an empty filter selects nothing (and an empty IN breaks PostgreSQL)
-            where.append("1 = 0")
-            continue
-        where.append(f"{col} IN :{col}")
-        params[col] = values
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM observations"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql, params = _select(
+        "observations", _COLUMNS, benchmark=benchmark, family=family, metric=metric
+    )
     sql += " ORDER BY family, model, benchmark, metric, checkpoint_step"
     stmt = text(sql).bindparams(*(bindparam(k, expanding=True) for k in params))
     rows = session.execute(stmt, params).all()
@@ -52,6 +62,20 @@ def fetch_observations(
         )
         df = df[(step == last) | df["checkpoint_step"].isna()].reset_index(drop=True)
     return df
+
+
+def fetch_item_results(
+    session: Session,
+    *,
+    benchmark: str | list[str] | None = None,
+    family: str | list[str] | None = None,
+) -> pd.DataFrame:
+    """Rows of the ``item_results`` view (one per item and run), filtered; the item-level
+    predictors read them through ``predictors.item_data.item_results_to_observations``."""
+    sql, params = _select("item_results", None, benchmark=benchmark, family=family)
+    sql += " ORDER BY family, model, benchmark, checkpoint_step, run_id, item"
+    stmt = text(sql).bindparams(*(bindparam(k, expanding=True) for k in params))
+    return pd.read_sql(stmt, session.connection(), params=params)
 
 
 #: Tables an import may write, in dependency order.

@@ -85,6 +85,8 @@ def get_or_create_run(
     config_hash: str,
     engine: str,
     engine_version: str,
+    checkpoint_step: int | None = None,
+    n_tokens: float | None = None,
 ) -> EvalRun:
     key = {"model_id": model_id, "benchmark_id": benchmark_id, "config_hash": config_hash}
     values = {
@@ -93,6 +95,8 @@ def get_or_create_run(
         "engine_version": engine_version,
         "config": config,
         "status": "pending",
+        "checkpoint_step": checkpoint_step,
+        "n_tokens": n_tokens,
     }
     return _get_or_create(session, EvalRun, key, values)
 

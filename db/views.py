@@ -1,4 +1,8 @@
-"""Create and drop the analyst views in ``views.sql``; migrations that change a view call both."""
+"""Create and drop the analyst views; each migration that changes a view keeps its own SQL.
+
+``db/view_sql/<revision>.sql`` holds the views as of that Alembic revision, so an old migration
+recreates the views its schema can hold, and the newest file is what a migrated database shows.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,30 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-VIEWS_SQL = Path(__file__).with_name("views.sql")
+VIEW_SQL_DIR = Path(__file__).with_name("view_sql")
 
 
-def view_statements() -> list[str]:
-    chunks = VIEWS_SQL.read_text().split("\n;;\n")
+def view_sql_path(revision: str | None = None) -> Path:
+    """The views file of ``revision`` (default: the newest, the head schema's)."""
+    if revision is not None:
+        return VIEW_SQL_DIR / f"{revision}.sql"
+    return max(VIEW_SQL_DIR.glob("*.sql"))
+
+
+def view_statements(revision: str | None = None) -> list[str]:
+    chunks = view_sql_path(revision).read_text().split("\n;;\n")
     return [c.strip() for c in chunks if "CREATE VIEW" in c]
 
 
-def view_names() -> list[str]:
-    return [re.search(r"CREATE VIEW (\w+)", s).group(1) for s in view_statements()]  # type: ignore[union-attr]
+def view_names(revision: str | None = None) -> list[str]:
+    return [re.search(r"CREATE VIEW (\w+)", s).group(1) for s in view_statements(revision)]  # type: ignore[union-attr]
 
 
-def create_views(conn: Connection) -> None:
-    for statement in view_statements():
+def create_views(conn: Connection, revision: str | None = None) -> None:
+    for statement in view_statements(revision):
         conn.execute(text(statement))
 
 
-def drop_views(conn: Connection) -> None:
-    for name in reversed(view_names()):
+def drop_views(conn: Connection, revision: str | None = None) -> None:
+    for name in reversed(view_names(revision)):
         conn.execute(text(f"DROP VIEW IF EXISTS {name}"))

@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
 }
 # Settings that never change results (kept out of the hash).
 _NOT_HASHED = ("batch_items", "engine_opts", "model_name", "max_batch_samples")
+# Which checkpoint the model is (the weights' fingerprint already tells runs apart): stored on
+# the run and its measurements, so a model row can hold a ladder size's several checkpoints.
+_CHECKPOINT = ("checkpoint_step", "n_tokens")
 
 
 @dataclass
@@ -101,14 +104,14 @@ def task_fingerprint(task: Task) -> str:
 def resolve_config(mode: str, engine_name: str, config: dict[str, Any]) -> dict[str, Any]:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; known modes: {', '.join(MODES)}")
-    unknown = set(config) - set(DEFAULTS) - set(_NOT_HASHED)
+    unknown = set(config) - set(DEFAULTS) - set(_NOT_HASHED) - set(_CHECKPOINT)
     if unknown:
         raise ValueError(f"unknown eval config keys: {', '.join(sorted(unknown))}")
     return {**DEFAULTS, **config, "mode": mode, "engine": engine_name}
 
 
 def config_hash(cfg: dict[str, Any], model: dict[str, Any], task_fp: str) -> str:
-    hashed = {k: v for k, v in cfg.items() if k not in _NOT_HASHED}
+    hashed = {k: v for k, v in cfg.items() if k not in _NOT_HASHED + _CHECKPOINT}
     if hashed.get("stride") == 1:  # the default leaves hashes of runs made before it unchanged
         del hashed["stride"]
     blob = json.dumps({"cfg": hashed, "model": model, "task": task_fp}, sort_keys=True)
@@ -160,6 +163,8 @@ def run_eval(
             config_hash=chash,
             engine=engine_name,
             engine_version="" if isinstance(engine, str) else engine.version,
+            checkpoint_step=cfg.get("checkpoint_step"),
+            n_tokens=cfg.get("n_tokens"),
         )
         done = R.done_item_ids(s, run.id)
         R.set_run_status(s, run.id, "running")
@@ -191,7 +196,7 @@ def run_eval(
 
     with session_factory() as s, s.begin():
         metrics = summarise(s, run_id, mode, task)
-        _write_measurements(s, model_id, bench_id, run_id, metrics)
+        _write_measurements(s, model_id, bench_id, run_id, metrics, cfg)
         R.set_run_status(s, run_id, "done")
         version = s.get(R.EvalRun, run_id).engine_version
     return EvalRunResult(
@@ -419,7 +424,12 @@ _MEASURED = {"acc": "acc", "acc_norm": "acc_norm", "brier": "brier", "bpb": "bpb
 
 
 def _write_measurements(
-    s: Session, model_id: int, bench_id: int, run_id: int, metrics: dict[str, Any]
+    s: Session,
+    model_id: int,
+    bench_id: int,
+    run_id: int,
+    metrics: dict[str, Any],
+    cfg: dict[str, Any],
 ) -> None:
     """Aggregate numbers go to ``measurement`` (source ``capcast-eval:<run>``) for predictors."""
     source = f"capcast-eval:{run_id}"
@@ -446,6 +456,8 @@ def _write_measurements(
                     value=float(value),
                     stderr=metrics.get(f"{metric}_stderr"),
                     source=source,
+                    checkpoint_step=cfg.get("checkpoint_step"),
+                    n_tokens=cfg.get("n_tokens"),
                 )
             )
 

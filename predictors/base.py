@@ -48,6 +48,9 @@ class BaseEstimator:
     """
 
     _param_ranges: ClassVar[dict[str, Any]] = {}
+    #: Fits on per-item rows (``item`` set) as well as task-level ones: callers that read a
+    #: database fetch the ``item_results`` view for it.
+    uses_item_rows: ClassVar[bool] = False
 
     @classmethod
     def _param_names(cls) -> list[str]:

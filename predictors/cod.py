@@ -109,6 +109,8 @@ class CODForecaster(BaseEstimator):
     subset_items_ : list of str     the predictable subset
     """
 
+    uses_item_rows: ClassVar[bool] = True
+
     _param_ranges: ClassVar[dict[str, Any]] = {
         "alpha": (float, 0.0, 1.0),
         "compute_unit": (float, 0.0, None),

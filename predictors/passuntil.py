@@ -84,6 +84,8 @@ class PassUntilForecaster(BaseEstimator):
     curvature_ : CurvatureResult
     """
 
+    uses_item_rows: ClassVar[bool] = True
+
     _param_ranges: ClassVar[dict[str, Any]] = {
         "alpha": (float, 0.0, 1.0),
         "scheme": ("dataset", "instance"),

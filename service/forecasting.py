@@ -70,6 +70,21 @@ def needed_benchmarks(query: ForecastQuery, estimator: Any) -> list[str]:
     return list(dict.fromkeys([query.benchmark, *extra]))
 
 
+def item_observations(
+    session: Session,
+    *,
+    benchmark: str | list[str] | None = None,
+    family: str | list[str] | None = None,
+) -> pd.DataFrame:
+    """Per-item rows from the ``item_results`` view, in the exchange format (plus ``item``,
+    ``n_samples``, ``n_pass``) that ``cod`` and ``passuntil`` fit on."""
+    from db.queries import fetch_item_results
+    from predictors.item_data import item_results_to_observations
+
+    rows = fetch_item_results(session, benchmark=benchmark, family=family)
+    return item_results_to_observations(rows) if len(rows) else rows
+
+
 def target_frame(target: Target) -> pd.DataFrame:
     row: dict[str, Any] = {c: getattr(target, c) for c in TARGET_COLUMNS}
     if row["flops"] is None and target.n_params is not None and target.n_tokens is not None:
@@ -116,8 +131,12 @@ class ForecastService:
     def observations(self, session: Session, query: ForecastQuery) -> pd.DataFrame:
         from db.queries import fetch_observations
 
-        benchmarks = needed_benchmarks(query, self._make(query))
+        estimator = self._make(query)
+        benchmarks = needed_benchmarks(query, estimator)
         obs = fetch_observations(session, benchmark=benchmarks, family=query.family)
+        if estimator.uses_item_rows:
+            items = item_observations(session, benchmark=query.benchmark, family=query.family)
+            obs = pd.concat([obs, items], ignore_index=True) if len(items) else obs
         try:
             obs = query_expr.apply(obs, query.fit)
         except query_expr.QueryError as exc:

@@ -239,11 +239,11 @@ def upgrade() -> None:
     with op.batch_alter_table('item_result', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_result_item_id'), ['item_id'], unique=False)
 
-    create_views(op.get_bind())
+    create_views(op.get_bind(), '0001')
 
 
 def downgrade() -> None:
-    drop_views(op.get_bind())
+    drop_views(op.get_bind(), '0001')
     op.drop_index('uq_measurement_identity', table_name='measurement')
     with op.batch_alter_table('item_result', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_result_item_id'))

@@ -127,6 +127,8 @@ def import_ladder(session: Session, path: Path | None = None) -> dict[str, Any]:
             config_hash=chash,
             engine=str(g["engine"].iat[0]),
             engine_version=str(g["engine_version"].iat[0]),
+            checkpoint_step=int(step),
+            n_tokens=_none(g["n_tokens"].iat[0]) if "n_tokens" in g else None,
         )
         run.status = "done"
         counts["runs"] += 1

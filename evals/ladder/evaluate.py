@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Benchmark, Measurement, Model, ModelFamily
@@ -176,15 +176,6 @@ def eval_plan(
     return [(t, phase, sec) for t in tasks]
 
 
-def tag_run_measurements(s: Session, run_id: int, ck: Checkpoint) -> None:
-    """The evaluator writes task metrics without a step; give them the checkpoint's."""
-    s.execute(
-        update(Measurement)
-        .where(Measurement.source == f"capcast-eval:{run_id}")
-        .values(checkpoint_step=ck.step, n_tokens=float(ck.n_tokens))
-    )
-
-
 def evaluate_ladder(
     cfg: LadderConfig,
     workdir: Path,
@@ -241,6 +232,7 @@ def _evaluate_checkpoint(
     try:
         for task, mode, extra in plan:
             conf = {"model_name": model_name(cfg, ck.size), "seed": cfg.seed, **extra}
+            conf |= {"checkpoint_step": ck.step, "n_tokens": float(ck.n_tokens)}
             res = run_eval(
                 session_factory=session_factory,
                 model_path=ck.path,
@@ -249,8 +241,6 @@ def _evaluate_checkpoint(
                 engine=eng,
                 config=conf,
             )
-            with session_factory() as s, s.begin():
-                tag_run_measurements(s, res.run_id, ck)
             row = {"size": ck.size, "step": ck.step, "task": task, "mode": mode}
             row |= {"seconds": round(res.seconds, 1), "metrics": res.metrics}
             log(json.dumps(row, default=str))

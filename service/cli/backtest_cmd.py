@@ -29,22 +29,12 @@ def load_observations(
             fail(str(exc))
     from db.queries import fetch_observations
     from db.session import make_engine, session_factory
+    from service.forecasting import item_observations
 
     with session_factory(make_engine())() as session:
         obs = fetch_observations(session, family=family)
-        items = fetch_item_observations(session, family=family)
+        items = item_observations(session, family=family)
     return pd.concat([obs, items], ignore_index=True) if len(items) else obs
-
-
-def fetch_item_observations(session: Any, *, family: str | None = None) -> pd.DataFrame:
-    """Per-item rows (the ``item_results`` view) in the exchange format, for ``cod``/``passuntil``."""
-    from sqlalchemy import text
-
-    from predictors.item_data import item_results_to_observations
-
-    sql = "SELECT * FROM item_results" + (" WHERE family = :family" if family else "")
-    rows = pd.read_sql(text(sql), session.connection(), params={"family": family} if family else {})
-    return item_results_to_observations(rows) if len(rows) else rows
 
 
 def parse_params(raw: str | None) -> dict[str, Any]:

@@ -27,6 +27,12 @@ def eval_command(
         1, "--stride", min=1, help="Every K-th item (after --limit): an even subset across grades."
     ),
     model_name: str | None = typer.Option(None, "--model-name", help="Name stored for the model."),
+    checkpoint_step: int | None = typer.Option(
+        None, "--checkpoint-step", min=0, help="Training step of MODEL, when it is a checkpoint."
+    ),
+    n_tokens: float | None = typer.Option(
+        None, "--tokens", min=0, help="Training tokens seen by MODEL at this checkpoint."
+    ),
     batch_items: int | None = typer.Option(None, "--batch-items", help="Items per engine call."),
     database_url: str | None = typer.Option(
         None, "--database-url", envvar="CAPCAST_DATABASE_URL", help="Database to write results to."
@@ -47,6 +53,8 @@ def eval_command(
         "seed": seed,
         "limit": limit,
         "stride": stride,
+        "checkpoint_step": checkpoint_step,
+        "n_tokens": n_tokens,
         "r": r,
         "k_max": k_max,
         "n": n,

@@ -1,8 +1,13 @@
-"""COD and PassUntil fed from the database: item results written through db/, read back through the
-``item_results`` view by the CLI's loader, fitted and forecast (SQLite and PostgreSQL)."""
+"""COD and PassUntil fed from the database (SQLite and PostgreSQL): item results of a ladder's
+checkpoints written through db/, read back through the ``item_results`` view with each
+checkpoint's own step and compute, fitted by the CLI's loader and served by POST /v1/forecasts
+over real HTTP."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import numpy as np
 import pandas as pd
 
@@ -19,52 +24,98 @@ from db.session import make_engine, session_factory
 from predictors.cod import CODForecaster
 from predictors.passuntil import PassUntilForecaster
 from predictors.synthetic_items import ClusterSpec, synthetic_cod_ladder
-from service.cli.backtest_cmd import fetch_item_observations
+from service.forecasting import item_observations
+from tests.integration.live_server import live_server, make_key, server_log_errors
 
 SPECS = [ClusterSpec(30, 5.0, 0.5, 0.0), ClusterSpec(30, 30.0, 0.5, 0.0)]
+COD_PARAMS = {"min_cluster_size": 5, "n_bootstrap": 20}
 
 
 def _store(url: str, obs: pd.DataFrame) -> None:
-    final = obs[obs["checkpoint_step"] == obs["checkpoint_step"].max()]
+    """One model row per size at its final checkpoint; one run per checkpoint and mode."""
     with session_factory(make_engine(url))() as s:
         fam = ModelFamily(name="cod-ladder")
         s.add(fam)
         bench = get_or_create_benchmark(s, name="synthetic", kind="generative", n_items=80)
-        ids = upsert_items(
-            s, bench.id, [ItemRow(k, f"prompt {k}", None, "x") for k in final["item"].unique()]
-        )
-        for name, rows in final.groupby("model"):
+        keys = obs["item"].unique()
+        ids = upsert_items(s, bench.id, [ItemRow(k, f"prompt {k}", None, "x") for k in keys])
+        for name, rows in obs.groupby("model"):
             m = get_or_create_model(s, name=str(name))
-            first = rows.iloc[0]
-            m.family_id, m.n_params, m.n_tokens = fam.id, first["n_params"], first["n_tokens"]
-            m.flops, m.checkpoint_step = first["flops"], int(first["checkpoint_step"])
-            for mode in ("samples", "passuntil"):
-                run = get_or_create_run(
-                    s, model_id=m.id, benchmark_id=bench.id, config={"mode": mode},
-                    config_hash=f"{name}-{mode}", engine="synthetic", engine_version="0",
-                )  # fmt: skip
-                for _, r in rows.iterrows():
-                    res = {"n_samples": int(r["n_samples"]), "n_pass": int(r["n_pass"])}
-                    write_item_result(s, run_id=run.id, item_id=ids[r["item"]], result=res)
+            final = rows[rows["checkpoint_step"] == rows["checkpoint_step"].max()].iloc[0]
+            m.family_id, m.n_params, m.n_tokens = fam.id, final["n_params"], final["n_tokens"]
+            m.flops, m.checkpoint_step = final["flops"], int(final["checkpoint_step"])
+            for step, ck in rows.groupby("checkpoint_step"):
+                for mode in ("samples", "passuntil"):
+                    run = get_or_create_run(
+                        s, model_id=m.id, benchmark_id=bench.id, config={"mode": mode},
+                        config_hash=f"{name}-{step}-{mode}", engine="synthetic",
+                        engine_version="0", checkpoint_step=int(step),
+                        n_tokens=float(ck["n_tokens"].iat[0]),
+                    )  # fmt: skip
+                    for _, r in ck.iterrows():
+                        res = {"n_samples": int(r["n_samples"]), "n_pass": int(r["n_pass"])}
+                        write_item_result(s, run_id=run.id, item_id=ids[r["item"]], result=res)
         s.commit()
 
 
-def test_cod_and_passuntil_from_item_results_view(db_url):
+def _ladder() -> pd.DataFrame:
     flops = list(np.geomspace(1e19, 3e21, 6))
-    obs, _ = synthetic_cod_ladder(flops, SPECS, n_outliers=5, n_zero=5, n_checkpoints=1, seed=2)
+    obs, _ = synthetic_cod_ladder(flops, SPECS, n_outliers=5, n_zero=5, n_checkpoints=3, seed=2)
+    return obs
+
+
+def test_checkpoints_keep_their_step_and_compute_in_item_results(db_url):
+    obs = _ladder()
     _store(db_url, obs)
     with session_factory(make_engine(db_url))() as s:
-        items = fetch_item_observations(s, family="cod-ladder")
+        items = item_observations(s, family="cod-ladder")
     assert set(items["metric"]) == {"pass_rate", "pu"}
     assert len(items) == 2 * len(obs)
-    got = items[items["metric"] == "pass_rate"].set_index(["model", "item"])["value"].sort_index()
-    want = obs.set_index(["model", "item"])["value"].sort_index()
-    np.testing.assert_allclose(got.to_numpy(), want.to_numpy())
+    key = ["model", "checkpoint_step", "item"]
+    got = items[items["metric"] == "pass_rate"].set_index(key).sort_index()
+    want = obs.set_index(key).sort_index()
+    assert got.index.equals(want.index)  # three steps per model row, not one merged step
+    np.testing.assert_allclose(got["value"], want["value"])
+    np.testing.assert_allclose(got["flops"], want["flops"], rtol=1e-9)  # 0.8x, 0.9x, 1x final
+    np.testing.assert_allclose(got["n_tokens"], want["n_tokens"], rtol=1e-9)
     fit = items[items["model"] != "m5"]
-    target = items[items["model"] == "m5"].drop_duplicates("model")
-    cod = CODForecaster(benchmark="synthetic", min_cluster_size=5, n_bootstrap=20).fit(fit)
+    target = items[(items["model"] == "m5")].sort_values("checkpoint_step").tail(1)
+    cod = CODForecaster(benchmark="synthetic", **COD_PARAMS).fit(fit)
     f = cod.predict(target)[0]
-    actual = float(obs.loc[obs["model"] == "m5", "value"].mean())
+    last = obs[(obs["model"] == "m5") & (obs["checkpoint_step"] == obs["checkpoint_step"].max())]
+    actual = float(last["value"].mean())
     assert abs(f.point - actual) < 0.05 and f.diagnostics["n_zero_items"] == 5
     pu = PassUntilForecaster(benchmark="synthetic", x="flops", n_bootstrap=20).fit(fit)
     assert pu.predict(target)[0].ok
+
+
+def test_rest_forecast_fits_cod_on_item_results(db_url, tmp_path: Path):
+    obs = _ladder()
+    _store(db_url, obs)
+    with session_factory(make_engine(db_url))() as s:
+        items = item_observations(s, family="cod-ladder")
+    fit = items[items["model"] != "m5"]
+    target_flops = float(obs.loc[obs["model"] == "m5", "flops"].max())
+    target = pd.DataFrame([{"model": "target", "flops": target_flops}])
+    direct = CODForecaster(benchmark="synthetic", **COD_PARAMS).fit(fit).predict(target)[0]
+    log = tmp_path / "server.log"
+    with live_server(db_url, log) as base:
+        key = make_key(db_url, "read")
+        body = {
+            "method": "cod", "benchmark": "synthetic", "metric": "pass_rate",
+            "family": "cod-ladder", "fit": "model != 'm5'", "params": COD_PARAMS,
+            "target": {"flops": target_flops},
+        }  # fmt: skip
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120
+        ) as c:
+            r = c.post("/v1/forecasts", json=body)
+            assert r.status_code == 200, r.text
+            got = r.json()
+            # the same fit as on the item rows read directly: the service fed it item rows
+            assert abs(got["point"] - direct.point) < 1e-9
+            assert got["lower"] <= got["point"] <= got["upper"]
+            assert got["diagnostics"]["n_zero_items"] == 5
+            bad = c.post("/v1/forecasts", json={**body, "benchmark": "nope"})
+            assert bad.status_code == 422 and "nope" in bad.text
+    assert server_log_errors(log) == [], log.read_text()

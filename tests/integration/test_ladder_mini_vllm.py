@@ -109,6 +109,13 @@ def test_mini_ladder_import_and_query_vllm(
             n_items = s.execute(
                 text("SELECT COUNT(*) FROM item_results WHERE family = 'ladder-mini'")
             ).scalar_one()
+            greedy = pd.read_sql(
+                text(
+                    "SELECT model, checkpoint_step, n_tokens, flops FROM item_results "
+                    "WHERE family = 'ladder-mini' AND mode = 'greedy'"
+                ),
+                s.connection(),
+            ).drop_duplicates()
             passed = s.execute(
                 text(
                     "SELECT SUM(n_pass), SUM(n_samples) FROM item_results "
@@ -118,6 +125,13 @@ def test_mini_ladder_import_and_query_vllm(
     finally:
         engine.dispose()
     assert n_items == len(res)
+    # each checkpoint keeps its own step and compute (one model row per size holds all three)
+    for sm in mini_ladder["summaries"]:
+        g = greedy[greedy["model"] == f"ladder-mini-{sm['name']}"].sort_values("checkpoint_step")
+        assert list(g["checkpoint_step"]) == [c["step"] for c in sm["checkpoints"]]
+        assert list(g["n_tokens"]) == [c["n_tokens"] for c in sm["checkpoints"]]
+        want = [6.0 * sm["n_params"] * c["n_tokens"] for c in sm["checkpoints"]]
+        assert g["flops"].to_numpy() == pytest.approx(want, rel=1e-9)
     assert tuple(passed) == (
         int(res.loc[res["mode"] == "samples", "n_pass"].sum()),
         int(res.loc[res["mode"] == "samples", "n_samples"].sum()),

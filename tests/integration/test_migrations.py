@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from db import migrate
 from db.models import Base
@@ -51,5 +51,38 @@ def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
                 if not (d[0] == "add_index" and d[1].name == "uq_measurement_identity")
             ]
         assert diff == [], f"models and migrations disagree: {diff}"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "empty_db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_0002_keeps_results_and_gives_runs_their_checkpoint(empty_db_url: str) -> None:
+    """Rows written under 0001 survive 0002 (up and down); a run's step then reaches the view."""
+    engine = make_engine(empty_db_url)
+    inserts = [
+        "INSERT INTO model (id, name, n_params, n_tokens, flops, checkpoint_step)"
+        " VALUES (1, 'm', 1000, 20000, 1.2e8, 100)",
+        "INSERT INTO benchmark (id, name, kind, higher_is_better) VALUES (1, 'b', 'generative', true)",
+        "INSERT INTO item (id, benchmark_id, key, prompt) VALUES (1, 1, 'k', 'p')",
+        "INSERT INTO eval_run (id, model_id, benchmark_id, mode, engine, config, config_hash, status)"
+        " VALUES (1, 1, 1, 'samples', 'e', '{}', 'h', 'done')",
+        "INSERT INTO item_result (id, run_id, item_id, n_samples, n_pass) VALUES (1, 1, 1, 10, 3)",
+    ]
+    select_view = "SELECT checkpoint_step, n_tokens, flops, pass_rate FROM item_results"
+    try:
+        migrate.upgrade(empty_db_url, "0001")
+        with engine.begin() as conn:
+            for sql in inserts:
+                conn.execute(text(sql))
+        migrate.upgrade(empty_db_url)
+        with engine.begin() as conn:
+            assert tuple(conn.execute(text(select_view)).one()) == (100, 20000, 1.2e8, 0.3)
+            conn.execute(text("UPDATE eval_run SET checkpoint_step = 80, n_tokens = 16000"))
+            assert tuple(conn.execute(text(select_view)).one()) == (80, 16000, 0.96e8, 0.3)
+        migrate.downgrade(empty_db_url, "0001")
+        with engine.begin() as conn:
+            assert tuple(conn.execute(text(select_view)).one()) == (100, 20000, 1.2e8, 0.3)
     finally:
         engine.dispose()
