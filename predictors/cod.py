@@ -344,6 +344,44 @@ class CODForecaster(BaseEstimator):
             )
         return reps
 
+    def summary(self) -> str:
+        """Every stage in words: items set aside, clusters with laws and verdicts, the mapping."""
+        check_is_fitted(self)
+        m = self.matrix_
+        lines = [
+            f"COD on {self.benchmark}/{self.metric}: {m.rates.shape[0]} items x "
+            f"{m.rates.shape[1]} ladder models ({', '.join(map(str, m.rates.columns))})",
+            f"  compute unit {self.compute_unit:.3g} FLOPs; ladder C = "
+            + ", ".join(f"{f / self.compute_unit:.3g}" for f in m.flops),
+            f"  set aside: {len(self.zero_items_)} never-passed item(s); "
+            f"{len(self.outliers_)} outlier(s) in no cluster of >= {self.min_cluster_size}",
+            f"  clustering: {self.clustering}, bandwidth {self.bandwidth_:.3g}; "
+            f"{len(self.clusters_)} cluster(s), {sum(c.kept for c in self.clusters_)} kept",
+            "  cluster  size   a         b       c       rmse    verdict",
+        ]
+        for c in self.clusters_:
+            law = c.law
+            verdict = "kept" if c.kept else "filtered: " + ("; ".join(c.reasons) or "no fit")
+            lines.append(
+                f"  {c.label:>7}  {c.size:>4}   {law.a:<9.3g} {law.b:<7.3g} {law.c:<7.3g} "
+                f"{law.rmse:<7.3g} {verdict}"
+            )
+        pts = self.mapping_points_
+        lines.append(
+            f"  predictable subset: {len(self.subset_items_)} items "
+            f"({len(self.subset_items_) / m.rates.shape[0]:.0%} of the benchmark)"
+        )
+        lines.append(
+            f"  mapping subset -> full ({self.mapping_.kind}, tail {self.mapping_tail}): "
+            + ", ".join(
+                f"{a:.3f}->{b:.3f}{'*' if anc else ''}"
+                for a, b, anc in zip(pts["subset"], pts["full"], pts["anchor"], strict=True)
+            )
+            + ("  (* anchor model)" if pts["anchor"].any() else "")
+        )
+        lines += [f"  note: {n}" for n in self.notes_]
+        return "\n".join(lines)
+
     @staticmethod
     def _replicate(rep: dict, flops: float) -> float:
         ys = np.array([float(law(flops)) for law in rep["laws"]])

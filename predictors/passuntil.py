@@ -223,6 +223,28 @@ class PassUntilForecaster(BaseEstimator):
                 continue
         return out
 
+    def summary(self) -> str:
+        """The law, its points (censored ones marked), and the emergence shape with its evidence."""
+        check_is_fitted(self)
+        ln, cur = self.line_, self.curvature_
+        lines = [
+            f"PassUntil law on {self.benchmark}/{self.metric} ({self.scheme} level): "
+            f"{len(self.items_)} items x {len(self.points_)} models, x = {self.x}",
+            f"  F = log(-log PU) = {ln.intercept:.4g} + {ln.slope:.4g} * (log x - {self.z0_:.4g})"
+            f"  (sigma {ln.sigma:.3g}; {ln.n_censored} censored point(s))",
+            "  model                      x          PU          F",
+        ]
+        for model, r in self.points_.iterrows():
+            mark = "  censored" if r["censored"] else ""
+            lines.append(f"  {model!s:<26} {r['x']:<10.3g} {r['pu']:<11.4g} {r['F']:.4g}{mark}")
+        lines.append(
+            f"  shape: {cur.label} (z^2 coefficient {cur.quadratic:.3g}, "
+            f"{1 - self.alpha:.0%} CI [{cur.quadratic_ci[0]:.3g}, {cur.quadratic_ci[1]:.3g}], "
+            f"convex in {cur.frac_convex:.0%} of {cur.n_bootstrap} item resamples; "
+            f"AIC linear - quadratic {cur.aic_linear - cur.aic_quadratic:.3g})"
+        )
+        return "\n".join(lines)
+
     def predict_pu(self, x: float) -> tuple[float, np.ndarray]:
         """Point prediction and bootstrap replicates of the task PU at ``x``."""
         check_is_fitted(self)

@@ -50,8 +50,14 @@ def parse_params(raw: str | None) -> dict[str, Any]:
 
 
 def backtest(
-    observations: Path = typer.Option(
-        ..., "--observations", help="Observations file (CSV, Parquet, JSON lines)."
+    observations: Path | None = typer.Option(
+        None,
+        "--observations",
+        help="Observations file (CSV, Parquet, JSON lines); default: the database, with per-item "
+        "results for cod and passuntil.",
+    ),
+    family: str | None = typer.Option(
+        None, "--family", help="With the database: only this family's models."
     ),
     method: str = typer.Option(..., "--method", help=f"One of: {', '.join(sorted(METHODS))}."),
     benchmark: str = typer.Option(..., "--benchmark", help="Benchmark to predict."),
@@ -73,7 +79,9 @@ def backtest(
     ),
 ) -> None:
     """Fit METHOD on the --fit split and predict the --predict split; report errors and coverage."""
-    obs = load_observations(observations)
+    obs = load_observations(observations, family=family)
+    if obs.empty:
+        fail(f"no observations{' for family ' + repr(family) if family else ''}")
     try:
         est = make_predictor(
             method, benchmark=benchmark, metric=metric, alpha=alpha, **parse_params(params)

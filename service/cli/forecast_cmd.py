@@ -47,6 +47,9 @@ def forecast(
     ),
     params: str | None = typer.Option(None, "--params", help="Extra estimator parameters (JSON)."),
     as_json: bool = typer.Option(False, "--json", help="Print the forecast as JSON on stdout."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Also print the fitted predictor's stages (cod, passuntil)."
+    ),
 ) -> None:
     """Fit METHOD on the observations (file or database) and forecast TARGET."""
     t = parse_target(target)
@@ -63,6 +66,8 @@ def forecast(
         f = est.fit(obs).predict(pd.DataFrame([row]))[0]
     except (ValueError, FitError) as exc:
         fail(str(exc))
+    if explain and hasattr(est, "summary"):
+        typer.echo(est.summary(), err=as_json)  # stdout stays pure JSON with --json
     if as_json:
         emit_json(f.to_dict())
     else:

@@ -5,11 +5,13 @@ over real HTTP."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 
 from db.models import ModelFamily
 from db.results import (
@@ -119,3 +121,32 @@ def test_rest_forecast_fits_cod_on_item_results(db_url, tmp_path: Path):
             bad = c.post("/v1/forecasts", json={**body, "benchmark": "nope"})
             assert bad.status_code == 422 and "nope" in bad.text
     assert server_log_errors(log) == [], log.read_text()
+
+
+def test_cli_backtest_and_forecast_read_item_results(db_url, cli):
+    from service.cli import app
+
+    obs = _ladder()
+    _store(db_url, obs)
+    params = json.dumps(COD_PARAMS)
+    common = ["--benchmark", "synthetic", "--metric", "pass_rate", "--family", "cod-ladder"]
+    bt = cli.invoke(
+        app,
+        ["backtest", "--method", "cod", *common, "--params", params, "--json",
+         "--fit", "model != 'm5'", "--predict", "model == 'm5'"],
+    )  # fmt: skip
+    assert bt.exit_code == 0, bt.output
+    row = json.loads(bt.stdout)["rows"][0]
+    last = obs[(obs["model"] == "m5") & (obs["checkpoint_step"] == obs["checkpoint_step"].max())]
+    assert row["actual"] == pytest.approx(float(last["value"].mean()))
+    assert abs(row["predicted"] - row["actual"]) < 0.05
+    flops = float(obs["flops"].max())
+    fc = cli.invoke(
+        app,
+        ["forecast", "--method", "passuntil", *common, "--target", f"flops={flops}", "--json",
+         "--params", json.dumps({"x": "flops", "n_bootstrap": 20}), "--explain"],
+    )  # fmt: skip
+    assert fc.exit_code == 0, fc.output
+    got = json.loads(fc.stdout)
+    assert 0 < got["point"] < 1 and got["lower"] <= got["point"] <= got["upper"]
+    assert "PassUntil law on synthetic/pass_rate" in fc.stderr  # --explain, beside pure JSON

@@ -69,6 +69,12 @@ def test_filter_drops_the_non_scalable_cluster(ladder, fitted):
     assert all(c.kept for c in fitted.clusters_ if c.label != flat.label)
     row = fitted.filtered_.set_index("label").loc[flat.label]
     assert not row["kept"] and (row["c"] >= 1 or row["b"] <= 0.1 or row["a"] <= 1)
+    # the explanation names the filtered cluster with its reasons, and the kept ones
+    text = fitted.summary()
+    flat_line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{flat.label} "))
+    assert "filtered: " + "; ".join(flat.reasons) in flat_line
+    assert f"{len(fitted.clusters_)} cluster(s), {len(SPECS) - 1} kept" in text
+    assert f"set aside: {len(fitted.zero_items_)} never-passed" in text
 
 
 def test_forecast_lands_within_its_interval(ladder, fitted):

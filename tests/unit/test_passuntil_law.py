@@ -82,6 +82,7 @@ def test_curvature_labels(F, label):
     est, fc, _ = _fit(F)
     cur = est.curvature_
     assert cur.label == label
+    assert f"shape: {label} " in est.summary()
     if label != "scaling":
         assert cur.aic_linear - cur.aic_quadratic >= 2
         assert (cur.quadratic > 0) == (label == "sub-scaling")
