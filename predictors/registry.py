@@ -1,38 +1,58 @@
 """Method name → estimator class, for the CLI, REST and the backtest report.
 
-Found by reading: one dict, no decorators. Methods owned by other modules (``cod``, ``passuntil``)
-are added when those modules import cleanly.
+Found by reading: one table of ``"module:ClassName"`` strings, no decorators. Classes are imported
+on first use, so listing the names (``capcast --help``) costs no pandas, SciPy or COD clustering.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from predictors.base import BaseEstimator
-from predictors.baselines import ExponentialCompute, SigmoidLogCompute, SingleStep
-from predictors.ladder import TwoStepLadder
-from predictors.loss_accuracy import GadreChain
+if TYPE_CHECKING:
+    from predictors.base import BaseEstimator
 
-METHODS: dict[str, type[BaseEstimator]] = {
-    "gadre": GadreChain,
-    "ladder": TwoStepLadder,
-    "exponential": ExponentialCompute,
-    "sigmoid": SigmoidLogCompute,
-    "single_step": SingleStep,
+#: Where each method's estimator lives; the only place a method is named.
+_PATHS: dict[str, str] = {
+    "gadre": "predictors.loss_accuracy:GadreChain",
+    "ladder": "predictors.ladder:TwoStepLadder",
+    "exponential": "predictors.baselines:ExponentialCompute",
+    "sigmoid": "predictors.baselines:SigmoidLogCompute",
+    "single_step": "predictors.baselines:SingleStep",
+    "cod": "predictors.cod:CODForecaster",
+    "passuntil": "predictors.passuntil:PassUntilForecaster",
 }
 
-try:  # owned by the predictors-II helper
-    from predictors.cod import CODForecaster
 
-    METHODS["cod"] = CODForecaster
-except ImportError:  # pragma: no cover - only while that module is missing
-    pass
-try:
-    from predictors.passuntil import PassUntilForecaster
+class LazyMethods(Mapping[str, "type[BaseEstimator]"]):
+    """A read-only name → class mapping that imports a class's module only when it is looked up.
 
-    METHODS["passuntil"] = PassUntilForecaster
-except ImportError:  # pragma: no cover
-    pass
+    Membership, ``len``, iteration and ``sorted(...)`` use the names alone; ``[...]``, ``.items()``
+    and ``.values()`` import (once; Python caches modules).
+    """
+
+    def __init__(self, paths: Mapping[str, str]) -> None:
+        self._paths = dict(paths)
+
+    def __getitem__(self, name: str) -> type[BaseEstimator]:
+        module, _, attr = self._paths[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._paths!r})"
+
+
+METHODS: Mapping[str, type[BaseEstimator]] = LazyMethods(_PATHS)
 
 
 def make_predictor(method: str, **params: Any) -> BaseEstimator:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
-from predictors.agreement import (
-    ALL,
-    STRATEGIES,
-    AgreementTester,
-    AgreementWarning,
-    pair_agreement,
-    prepare_scores,
-)
-from predictors.names import match_report, normalise_names
 from service.cli.common import emit_json, err_console, fail
+
+if TYPE_CHECKING:  # pandas and predictors.agreement load in the command, not at CLI start-up
+    import pandas as pd
 
 #: The reference package's default "holistic" aggregate (examples/scenarios_for_aggregate.txt), as
 #: display name -> scenario id in the data. "LiveBench 240829" names no scenario (its file's column
@@ -47,6 +40,8 @@ def read_benchbench_dir(root: Path) -> pd.DataFrame:
     Uses the importer's converter (``db.importers.benchbench``) when ``root`` is the data folder,
     else reads ``root/*.csv`` here. Columns: benchmark, model, score, source, higher_is_better.
     """
+    import pandas as pd
+
     if (root / "benchmarks").is_dir():
         from db.importers.benchbench import benchbench_scores
 
@@ -74,6 +69,8 @@ def read_benchbench_dir(root: Path) -> pd.DataFrame:
 
 def read_scores_file(path: Path) -> pd.DataFrame:
     """A long file [benchmark|scenario, model, score(, higher_is_better)] or a wide one."""
+    import pandas as pd
+
     df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, na_values=["-"])
     df = df.rename(columns={"scenario": "benchmark"})
     if not {"benchmark", "score"} <= set(df.columns):
@@ -95,6 +92,7 @@ def read_scores_db(url: str, *, metric: str | None = None) -> pd.DataFrame:
     A benchmark measured with several metrics becomes one column per metric (``name:metric``)
     unless ``metric`` picks one.
     """
+    import pandas as pd
     from sqlalchemy import text
 
     from db.session import make_engine
@@ -138,6 +136,8 @@ def resolve_reference(spec: str, extra: str | None, benchmarks: list[str]) -> tu
 
 def pair_result(scores: pd.DataFrame, pair: str, sizes: list[int], opts: dict) -> dict:
     """Agreement of two named benchmarks at every size, random and adjacent (sorted by B)."""
+    from predictors.agreement import ALL, STRATEGIES, pair_agreement, prepare_scores
+
     names = [p.strip() for p in pair.split(",")]
     matrix, flipped, _ = prepare_scores(scores)
     lower = {c.lower(): c for c in matrix.columns}
@@ -169,6 +169,9 @@ def agreement(
     as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
 ) -> None:
     """Agreement of every benchmark with an aggregate reference: tau, z-scores and verdicts."""
+    from predictors.agreement import AgreementTester, AgreementWarning
+    from predictors.names import match_report, normalise_names
+
     if data is None:
         from db.config import get_settings
 

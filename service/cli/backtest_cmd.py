@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 
-from predictors.backtest import backtest as run_backtest
-from predictors.base import FitError
 from predictors.registry import METHODS, make_predictor
 from service.cli.common import emit_json, err_console, fail
+
+if TYPE_CHECKING:  # pandas and the predictors load in the command, not at CLI start-up
+    import pandas as pd
 
 
 def load_observations(
@@ -27,6 +27,8 @@ def load_observations(
             return read_observations(path)
         except ImportValidationError as exc:
             fail(str(exc))
+    import pandas as pd
+
     from db.queries import fetch_observations
     from db.session import make_engine, session_factory
     from service.forecasting import item_observations
@@ -79,6 +81,9 @@ def backtest(
     ),
 ) -> None:
     """Fit METHOD on the --fit split and predict the --predict split; report errors and coverage."""
+    from predictors.backtest import backtest as run_backtest
+    from predictors.base import FitError
+
     obs = load_observations(observations, family=family)
     if obs.empty:
         fail(f"no observations{' for family ' + repr(family) if family else ''}")

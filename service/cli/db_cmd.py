@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from db import migrate
-from db.config import get_settings
 from service.cli.common import err_console
 
 app = typer.Typer(help="Create and migrate the database (SQLite by default, PostgreSQL by URL).")
@@ -16,6 +14,9 @@ def upgrade(
     revision: str = typer.Argument("head", help="Alembic revision to upgrade to."),
 ) -> None:
     """Apply migrations up to REVISION (default: the newest) on CAPCAST_DATABASE_URL."""
+    from db import migrate
+    from db.config import get_settings
+
     migrate.upgrade(revision=revision)
     err_console.print(f"database at {get_settings().database_url} is at {migrate.current()}")
 
@@ -25,6 +26,8 @@ def downgrade(
     revision: str = typer.Argument(..., help="Alembic revision to go back to ('base' empties it)."),
 ) -> None:
     """Revert migrations down to REVISION."""
+    from db import migrate
+
     migrate.downgrade(revision=revision)
     err_console.print(f"database is at {migrate.current() or 'base'}")
 
@@ -32,4 +35,6 @@ def downgrade(
 @app.command()
 def current() -> None:
     """Print the database's current revision."""
+    from db import migrate
+
     typer.echo(migrate.current() or "base")

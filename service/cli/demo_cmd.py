@@ -14,13 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import select
 
-from db import migrate
-from db.config import get_settings
-from db.models import Measurement
-from db.session import make_engine, transaction
-from service.auth import create_key
 from service.cli.common import emit_json, err_console, fail
 
 
@@ -52,7 +46,11 @@ def _importer(module: str) -> tuple[Callable[[Path], Any], Callable[[Path], Any]
 
 def import_dataset(url: str, data_dir: Path, dataset: Dataset) -> str:
     """Import one dataset unless its source is already in the database; say what happened."""
+    from sqlalchemy import select
+
     from db.loader import load_observations
+    from db.models import Measurement
+    from db.session import make_engine, transaction
 
     folder = data_dir / dataset.folder
     if not folder.is_dir():
@@ -81,6 +79,11 @@ def demo(
     json_out: bool = typer.Option(False, "--json", help="Print url and key as JSON on stdout."),
 ) -> None:
     """Set up a demo database with public data, create a read key and serve API and dashboard."""
+    from db import migrate
+    from db.config import get_settings
+    from db.session import make_engine, transaction
+    from service.auth import create_key
+
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     url = settings.database_url

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import typer
 
-from predictors.base import FitError
-from predictors.densing import DensityReference, density_table, fit_densing_law, plot_densing
 from service.cli.backtest_cmd import load_observations
 from service.cli.common import emit_json, err_console, fail
 
@@ -40,6 +36,12 @@ def densing(
     Target models are the final rows of --benchmark/--metric outside the reference family that
     have a release_date.
     """
+    import numpy as np
+    import pandas as pd
+
+    from predictors.base import FitError
+    from predictors.densing import DensityReference, density_table, fit_densing_law, plot_densing
+
     if (observations is None) == (not from_db):
         fail("give exactly one of --observations FILE or --from-db")
     obs = load_observations(observations)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
-from predictors.base import FitError
 from predictors.registry import METHODS, make_predictor
 from service.cli.backtest_cmd import load_observations, parse_params
 from service.cli.common import emit_json, err_console, fail
@@ -52,6 +50,10 @@ def forecast(
     ),
 ) -> None:
     """Fit METHOD on the observations (file or database) and forecast TARGET."""
+    import pandas as pd
+
+    from predictors.base import FitError
+
     t = parse_target(target)
     obs = load_observations(observations, family=family)
     if family is not None and "family" in obs.columns:

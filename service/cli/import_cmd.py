@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import typer
 
-from db.errors import ImportValidationError
-from db.importers import commands
-from db.importers.download import DatasetUnavailable
-from db.session import make_engine
 from service.cli.common import emit_json, err_console, fail
 
 app = typer.Typer(
@@ -35,7 +32,18 @@ DIR_HELP = (
 )
 
 
+def _commands() -> ModuleType:
+    """``db.importers.commands``, loaded when a command runs (it pulls in pandas and SQLAlchemy)."""
+    from db.importers import commands
+
+    return commands
+
+
 def _run(action: Callable[[Any], dict[str, Any]], as_json: bool) -> None:
+    from db.errors import ImportValidationError
+    from db.importers.download import DatasetUnavailable
+    from db.session import make_engine
+
     engine = make_engine()
     try:
         report = action(engine)
@@ -100,7 +108,7 @@ def observations(
 ) -> None:
     """Import an observations file (model, family, n_params, ..., benchmark, metric, value)."""
     _run(
-        lambda e: commands.import_observations(
+        lambda e: _commands().import_observations(
             e, file, source=source, create_benchmarks=create_benchmarks
         ),
         as_json,
@@ -113,7 +121,7 @@ def gadre(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Gadre et al. 2024: 104 models, 8 losses, 46 task accuracies, avg17/avg46 error."""
-    _run(lambda e: commands.import_gadre(e, directory), as_json)
+    _run(lambda e: _commands().import_gadre(e, directory), as_json)
 
 
 @app.command("pythia")
@@ -122,7 +130,7 @@ def pythia(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Pythia v1: 16 models x checkpoints, 8 tasks + 57 MMLU subjects + MMLU average."""
-    _run(lambda e: commands.import_pythia(e, directory), as_json)
+    _run(lambda e: _commands().import_pythia(e, directory), as_json)
 
 
 @app.command("benchbench")
@@ -131,7 +139,7 @@ def benchbench(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """BenchBench: every leaderboard table (benchmarks/, benchmarks_old/, historical/)."""
-    _run(lambda e: commands.import_benchbench(e, directory), as_json)
+    _run(lambda e: _commands().import_benchbench(e, directory), as_json)
 
 
 @app.command("sloth")
@@ -145,7 +153,7 @@ def sloth(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Sloth: curated family/size/tokens table and the Open LLM Leaderboard dumps."""
-    _run(lambda e: commands.import_sloth(e, directory, dumps=dumps), as_json)
+    _run(lambda e: _commands().import_sloth(e, directory, dumps=dumps), as_json)
 
 
 @app.command("epoch")
@@ -154,7 +162,7 @@ def epoch(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Epoch: technical-report scores and release dates (joined to stored models by name)."""
-    _run(lambda e: commands.import_epoch(e, directory), as_json)
+    _run(lambda e: _commands().import_epoch(e, directory), as_json)
 
 
 @app.command("lm-eval")
@@ -171,7 +179,7 @@ def lm_eval(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """lm-evaluation-harness output: results into measurements, --log_samples into items and choice scores."""
-    _run(lambda e: commands.import_lmeval(e, path, model=model, family=family), as_json)
+    _run(lambda e: _commands().import_lmeval(e, path, model=model, family=family), as_json)
 
 
 @app.command("ladder")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
-from db.models import ApiKey
-from db.session import make_engine, transaction
-from service.auth import SCOPES, create_key, parse_scopes, revoke_key
 from service.cli.common import emit_json, err_console, fail
 
 app = typer.Typer(help="API keys for the REST service: scopes read, write (implies read), admin.")
+
+#: service.auth.SCOPES, spelled out for the help text: importing service.auth loads FastAPI and
+#: SQLAlchemy, which every ``capcast`` start would pay for (tests/unit/test_cli_startup.py pins it).
+SCOPES: tuple[str, ...] = ("read", "write", "admin")
 
 
 @app.command()
@@ -21,6 +20,9 @@ def create(
     json_out: bool = typer.Option(False, "--json", help="Print the key's record as JSON."),
 ) -> None:
     """Create a key and print its token on stdout (the only time it is shown)."""
+    from db.session import make_engine, transaction
+    from service.auth import create_key, parse_scopes
+
     try:
         wanted = parse_scopes(scopes)
     except ValueError as exc:
@@ -42,6 +44,12 @@ def create(
 @app.command("list")
 def list_keys(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List keys (never their tokens)."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from db.models import ApiKey
+    from db.session import make_engine, transaction
+
     engine = make_engine()
     try:
         with transaction(engine) as session:
@@ -71,6 +79,9 @@ def list_keys(json_out: bool = typer.Option(False, "--json", help="Print JSON.")
 @app.command()
 def revoke(ident: str = typer.Argument(..., help="The key's id or prefix.")) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    from db.session import make_engine, transaction
+    from service.auth import revoke_key
+
     engine = make_engine()
     try:
         with transaction(engine) as session:

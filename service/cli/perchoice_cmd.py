@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
-from predictors.perchoice import perchoice_analysis
 from service.cli.common import emit_json, fail
+
+if TYPE_CHECKING:  # pandas and predictors.perchoice load in the command, not at CLI start-up
+    import pandas as pd
 
 CHOICE_COLUMNS = (
     "family, model, n_params, n_tokens, flops, benchmark, item, choice_index, logprob_sum, "
@@ -19,6 +20,7 @@ CHOICE_COLUMNS = (
 
 def read_choice_scores_db(url: str, *, family: str | None, benchmark: str | None) -> pd.DataFrame:
     """Rows of the database's ``choice_scores`` view for one family and benchmark."""
+    import pandas as pd
     from sqlalchemy import text
 
     from db.session import make_engine
@@ -45,6 +47,8 @@ def read_choice_scores_db(url: str, *, family: str | None, benchmark: str | None
 
 
 def read_choice_scores_file(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     if df["is_correct"].dtype == object:
         df["is_correct"] = df["is_correct"].astype(str).str.lower().isin(["true", "1", "t"])
@@ -61,6 +65,8 @@ def perchoice(
     as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
 ) -> None:
     """Correlate log p_vocab, p_vocab, p_choices, Brier and accuracy with log-compute, per item."""
+    from predictors.perchoice import perchoice_analysis
+
     if file is not None:
         if not file.is_file():
             fail(f"--file {file}: no such file")

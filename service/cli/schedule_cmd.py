@@ -7,22 +7,22 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy import select
 
-from db.config import get_settings
-from db.models import Schedule
-from db.session import make_engine, transaction
 from service.cli.common import emit_json, err_console, fail
-from service.jobs.scheduler import TickReport, run_scheduler
-from service.jobs.schemas import ScheduleCreate, SchedulePublic
+
+if TYPE_CHECKING:  # the database and job modules load in the commands, not at CLI start-up
+    from sqlalchemy import Engine
 
 app = typer.Typer(help="Recurring jobs: cron schedules and checkpoint watches.")
 
 
-def _engine():
+def _engine() -> Engine:
+    from db.config import get_settings
+    from db.session import make_engine
+
     return make_engine(get_settings().database_url)
 
 
@@ -40,6 +40,13 @@ def add(
     disabled: bool = typer.Option(False, "--disabled", help="Create it disabled."),
 ) -> None:
     """Add a schedule; prints it as JSON."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from db.models import Schedule
+    from db.session import transaction
+    from service.jobs.schemas import ScheduleCreate, SchedulePublic
+
     if bool(cron) == bool(watch):
         fail("give exactly one of --cron or --watch")
     try:
@@ -72,6 +79,12 @@ def add(
 @app.command("list")
 def list_() -> None:
     """List schedules as JSON."""
+    from sqlalchemy import select
+
+    from db.models import Schedule
+    from db.session import transaction
+    from service.jobs.schemas import SchedulePublic
+
     with transaction(_engine()) as session:
         rows = session.scalars(select(Schedule).order_by(Schedule.id)).all()
         emit_json([SchedulePublic.model_validate(r).model_dump(mode="json") for r in rows])
@@ -80,6 +93,11 @@ def list_() -> None:
 @app.command("remove")
 def remove(name: str = typer.Argument(..., help="Schedule name or id.")) -> None:
     """Delete a schedule (its jobs stay)."""
+    from sqlalchemy import select
+
+    from db.models import Schedule
+    from db.session import transaction
+
     with transaction(_engine()) as session:
         schedule = session.scalar(select(Schedule).where(Schedule.name == name))
         if schedule is None and name.isdigit():
@@ -101,6 +119,8 @@ def run(
 
     Prints {"enqueued": N} (jobs this scheduler inserted) on exit.
     """
+    from service.jobs.scheduler import TickReport, run_scheduler
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from db.config import get_settings
-
 
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default CAPCAST_HOST, 127.0.0.1)."),
@@ -15,6 +13,8 @@ def serve(
 ) -> None:
     """Serve the API under /v1 (OpenAPI at /docs), the dashboard at /dashboard, and /metrics."""
     import uvicorn
+
+    from db.config import get_settings
 
     settings = get_settings()
     uvicorn.run(

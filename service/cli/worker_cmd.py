@@ -8,10 +8,7 @@ from types import FrameType
 
 import typer
 
-from db.config import get_settings
-from db.session import make_engine
 from service.cli.common import err_console, fail
-from service.jobs.worker import Worker, WorkerConfig
 
 
 def worker(
@@ -38,6 +35,10 @@ def worker(
     Several workers (on several machines) can share one PostgreSQL database: claims use
     FOR UPDATE SKIP LOCKED, and a worker that dies loses its lease so another resumes its job.
     """
+    from db.config import get_settings
+    from db.session import make_engine
+    from service.jobs.worker import Worker, WorkerConfig
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = WorkerConfig(
         lease_seconds=lease_seconds,
