@@ -102,17 +102,14 @@ def load_ladder(path: Path) -> pd.DataFrame:
 
 def load_database(url: str, family: str | None) -> pd.DataFrame:
     """Observations (loss rows and task-level values) plus per-item rows from a capcast database."""
-    from sqlalchemy import text
-
     from db.queries import fetch_observations
     from db.session import make_engine, session_factory
+    from service.forecasting import item_observations
 
     with session_factory(make_engine(url))() as s:
         obs = fetch_observations(s, family=family)
-        sql = "SELECT * FROM item_results" + (" WHERE family = :f" if family else "")
-        raw = pd.read_sql(text(sql), s.connection(), params={"f": family} if family else {})
-    items = item_results_to_observations(raw) if len(raw) else raw
-    return pd.concat([obs, items], ignore_index=True)
+        items = item_observations(s, family=family)
+    return pd.concat([obs, items], ignore_index=True) if len(items) else obs
 
 
 def synthetic_ladder(seed: int = 0) -> pd.DataFrame:
