@@ -20,6 +20,7 @@ from db.config import get_settings
 from predictors.backtest import backtest
 from predictors.baselines import ExponentialCompute, SigmoidLogCompute, SingleStep
 from predictors.densing import DensityReference, density_table, fit_densing_law, plot_densing
+from predictors.filters import FILTER_COLUMNS, parse_filter
 from predictors.ladder import TwoStepLadder
 from predictors.loss_accuracy import GadreChain
 
@@ -35,9 +36,17 @@ PUBLISHED_ERR = {
     ("rw_original", "1.4B"): 5.6,
     ("rw_original", "6.9B"): 2.9,
 }
-PAPER_LOSS_FIT = "(n_params < 5e8 and M == 20) or (n_params < 2e7 and M == 320)"
-PAPER_ERROR_FIT = PAPER_LOSS_FIT + " or (n_params > 1e9 and n_params < 2e9 and M == 20)"
-BEYOND_LOSS_FIT = "n_params < 5e8 or (n_params > 1e9 and n_params < 2e9 and M == 20)"
+_PAPER_LOSS = "(n_params < 5e8 and M == 20) or (n_params < 2e7 and M == 320)"
+#: ``M`` (tokens per parameter, rounded) is a column this report adds to the observations.
+PAPER_LOSS_FIT = parse_filter(_PAPER_LOSS, columns=FILTER_COLUMNS | {"M"})
+PAPER_ERROR_FIT = parse_filter(
+    _PAPER_LOSS + " or (n_params > 1e9 and n_params < 2e9 and M == 20)",
+    columns=FILTER_COLUMNS | {"M"},
+)
+BEYOND_LOSS_FIT = parse_filter(
+    "n_params < 5e8 or (n_params > 1e9 and n_params < 2e9 and M == 20)",
+    columns=FILTER_COLUMNS | {"M"},
+)
 DATASETS = ("rpj", "c4_original", "rw_original")
 PYTHIA_TASKS = (
     "arc_easy",
@@ -202,7 +211,7 @@ def _pythia_estimators(task: str) -> dict[str, object]:
 def report_pythia(family: str = "pythia") -> pd.DataFrame:
     o = pythia_obs()
     o = o[(o["family"] == family) & (o["checkpoint_step"] > 0)]
-    fit, pred = "n_params <= 1.5e9", "n_params > 2e9"
+    fit, pred = parse_filter("n_params <= 1.5e9"), parse_filter("n_params > 2e9")
     rows = []
     for task in PYTHIA_TASKS:
         for name, est in _pythia_estimators(task).items():

@@ -6,12 +6,15 @@ directory and the public data in ``../shared/data`` when that folder exists.
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +40,38 @@ class Settings(BaseSettings):
     public_reads: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Seconds one request's fit (and its backtest) may take, slot wait included; then 503.
+    fit_timeout_s: float = Field(30.0, gt=0, le=3600)
+    #: Fits running at once per server process; more wait for a slot within their budget.
+    max_concurrent_fits: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    #: Directories job paths (model, task, import file, watched dir) must resolve inside;
+    #: a JSON list or os.pathsep-separated. Empty: data_dir, cache_dir and the working directory.
+    job_paths: Annotated[list[Path], NoDecode] = []
+    #: Largest request body the API reads (bytes); larger is a 413. 50,000 measurement rows fit.
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
+    #: Ray clusters an evaluation job may join (``payload.ray_address``); a JSON list or
+    #: comma-separated. Ray's client protocol exchanges pickles: list only clusters you run.
+    ray_addresses: Annotated[list[str], NoDecode] = ["auto"]
+
+    @field_validator("ray_addresses", mode="before")
+    @classmethod
+    def _address_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [a.strip() for a in text.split(",") if a.strip()]
+        return value
+
+    @field_validator("job_paths", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [p for p in text.split(os.pathsep) if p]
+        return value
 
     @field_validator("database_url")
     @classmethod

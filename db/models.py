@@ -229,7 +229,12 @@ class Job(Base):
     """Queued work; this row is the source of truth for status, progress and lease."""
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_claim", "status", "priority", "run_after"),)
+    # AUTOINCREMENT on SQLite: a deleted job's id is never handed out again (PostgreSQL's
+    # sequences never reuse one anyway), so logs and links that name a job keep meaning it.
+    __table_args__ = (
+        Index("ix_job_claim", "status", "priority", "run_after"),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]]
@@ -258,6 +263,9 @@ class Schedule(Base):
     """A cron expression or a checkpoint watch that enqueues jobs from a template."""
 
     __tablename__ = "schedule"
+    # AUTOINCREMENT on SQLite: a deleted schedule's id is never reused, so the jobs and dedupe
+    # keys (``schedule:<id>:<tick>``) of the old schedule never pass for the new one's.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(30), default="cron")
@@ -271,7 +279,11 @@ class Schedule(Base):
 
 
 class ApiKey(Base):
-    """An API key, stored only as a hash; ``prefix`` lets a person recognise it."""
+    """An API key, stored only as a hash; ``prefix`` lets a person recognise it.
+
+    ``expires_at`` (optional) ends a key like a revocation; ``last_used_at`` is refreshed at most
+    once a minute on a successful authentication (service/auth.py), so polling costs no writes.
+    """
 
     __tablename__ = "api_key"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -282,3 +294,4 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     revoked_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +101,14 @@ def _read_csv(path: Path, *, delimiter: str = ",", pad_short: bool = False) -> p
     """Read every cell as text with the csv module, so line numbers are exact (quoted newlines too).
 
     ``pad_short`` fills missing trailing cells with empty ones (as pandas does) for public tables
-    whose last line lacks its empty cells; a row with too many cells is always an error.
+    whose last line lacks its empty cells; a row with too many cells is always an error. A quote
+    that opens a field and never closes is an error at the line and column where it opens (the
+    csv module would read the rest of the file into that one cell).
     """
     opener = _open_text(path)
     with opener as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
+        kept: list[str] = []  # the physical lines of the record being read
+        reader = csv.reader(_tapped(fh, kept), delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:
@@ -115,18 +118,24 @@ def _read_csv(path: Path, *, delimiter: str = ",", pad_short: bool = False) -> p
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ImportValidationError(str(path), 1, None, "a CSV header row", str(exc)) from None
         header = [h.strip() for h in header]
+        _check_quotes_closed(path, 1, kept, [], delimiter)
+        kept.clear()
         _check_header(path, header)
         rows: list[list[str]] = []
         lines: list[int] = []
         start = reader.line_num + 1
+        last: tuple[int, list[str]] | None = None  # the last record's first line and its lines
         try:
             for record in reader:
+                last = (start, kept.copy())
+                kept.clear()
                 if not record or all(not c.strip() for c in record):
                     start = reader.line_num + 1
                     continue
                 if pad_short and len(record) < len(header):
                     record += [""] * (len(header) - len(record))
                 if len(record) != len(header):
+                    _check_quotes_closed(path, start, last[1], header, delimiter)
                     raise ImportValidationError(
                         str(path),
                         start,
@@ -141,9 +150,72 @@ def _read_csv(path: Path, *, delimiter: str = ",", pad_short: bool = False) -> p
             raise ImportValidationError(
                 str(path), start, None, "well-formed CSV", str(exc)
             ) from None
+    if last is not None:  # only the last record can hold an open quote: it runs to the file's end
+        _check_quotes_closed(path, last[0], last[1], header, delimiter)
     df = pd.DataFrame(rows, columns=header, dtype=object)
     df.index = pd.Index(lines, name="line")
     return df
+
+
+def _tapped(fh: Iterable[str], kept: list[str]) -> Iterator[str]:
+    """The file's lines for csv.reader, each also appended to ``kept`` (the reader clears it)."""
+    for line in fh:
+        kept.append(line)
+        yield line
+
+
+def _check_quotes_closed(
+    path: Path, first_line: int, record_lines: list[str], header: list[str], delimiter: str
+) -> None:
+    """Refuse a record whose quoted field never closes; name its line, column and character."""
+    if not any('"' in line for line in record_lines):
+        return
+    opened = _unclosed_quote("".join(record_lines), delimiter)
+    if opened is None:
+        return
+    line_offset, char, field = opened
+    line = first_line + line_offset
+    column = header[field] if field < len(header) else None
+    raise ImportValidationError(
+        str(path),
+        line,
+        column,
+        "a closing quote for the quoted field that opens here",
+        "end of file",
+        detail=f"the quote is character {char} of line {line}; nothing was imported",
+    )
+
+
+def _unclosed_quote(text: str, delimiter: str) -> tuple[int, int, int] | None:
+    """(line offset, 1-based character, field index) of a quote left open at the end of ``text``.
+
+    Follows the csv module's default dialect: a quote opens a field only as its first character,
+    ``""`` inside a quoted field is a literal quote, and a record ends at a newline outside quotes.
+    """
+    line = field = 0
+    col = 0  # 1-based character on the current line
+    state = "start"  # start of a field | in an unquoted field | in quotes | a quote in quotes
+    opened = (0, 0, 0)
+    for pos, ch in enumerate(text):
+        col += 1
+        if state == "quoted":
+            if ch == '"':
+                state = "quote"
+        elif ch in "\r\n":
+            field = 0
+            state = "start"
+        elif state == "quote" and ch == '"':
+            state = "quoted"
+        elif ch == delimiter:
+            field += 1
+            state = "start"
+        elif state == "start" and ch == '"':
+            state, opened = "quoted", (line, col, field)
+        else:
+            state = "field"
+        if ch == "\n" or (ch == "\r" and not text.startswith("\n", pos + 1)):
+            line, col = line + 1, 0
+    return opened if state == "quoted" else None
 
 
 def _open_text(path: Path):

@@ -50,6 +50,26 @@ DEFAULTS: dict[str, Any] = {
     "max_tokens": None,
     "stop": None,
 }
+#: Documented caps (README "Security") on every setting that multiplies an evaluation's work or
+#: bounds its values: (low, high), integers unless the default is a float. A job payload's
+#: ``config`` comes from the network, so ``n: 1e9`` must be an error, not a week of sampling.
+LIMITS: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**63 - 1),
+    "fewshot_seed": (0, 2**63 - 1),
+    "limit": (0, 10_000_000),
+    "stride": (1, 1_000_000),
+    "r": (1, 1_000),
+    "k_max": (1, 1_000_000),
+    "first_round": (1, 100_000),
+    "n": (1, 100_000),
+    "temperature": (0.0, 10.0),
+    "top_p": (0.0, 1.0),
+    "alpha": (0.0, 1.0),
+    "max_tokens": (1, 32_768),
+    "batch_items": (1, 100_000),
+    "max_batch_samples": (1, 10_000_000),
+}
+_FLOAT_SETTINGS = ("temperature", "top_p", "alpha")
 # Settings that never change results (kept out of the hash).
 _NOT_HASHED = ("batch_items", "engine_opts", "model_name", "max_batch_samples")
 # Which checkpoint the model is (the weights' fingerprint already tells runs apart): stored on
@@ -107,7 +127,26 @@ def resolve_config(mode: str, engine_name: str, config: dict[str, Any]) -> dict[
     unknown = set(config) - set(DEFAULTS) - set(_NOT_HASHED) - set(_CHECKPOINT)
     if unknown:
         raise ValueError(f"unknown eval config keys: {', '.join(sorted(unknown))}")
+    check_limits(config)
     return {**DEFAULTS, **config, "mode": mode, "engine": engine_name}
+
+
+def check_limits(config: dict[str, Any]) -> None:
+    """ValueError naming the first setting that is of the wrong type or outside :data:`LIMITS`."""
+    for name, (low, high) in LIMITS.items():
+        value = config.get(name)
+        if value is None:
+            continue
+        if name in _FLOAT_SETTINGS:
+            ok_type = isinstance(value, int | float) and not isinstance(value, bool)
+            ok_type = ok_type and math.isfinite(value)
+        else:
+            ok_type = isinstance(value, int) and not isinstance(value, bool)
+        kind = "a finite number" if name in _FLOAT_SETTINGS else "a whole number"
+        if not ok_type:
+            raise ValueError(f"config.{name} must be {kind}, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"config.{name}={value!r} is outside [{low:g}, {high:g}]")
 
 
 def config_hash(cfg: dict[str, Any], model: dict[str, Any], task_fp: str) -> str:

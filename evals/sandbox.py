@@ -15,7 +15,10 @@ Isolation, two levels (the result says which one ran, in ``isolation``):
 - ``"rlimits"`` (otherwise): the same limits, a throw-away working directory, the network
   blocked only for Python code, by a wrapper that replaces ``socket.socket`` before running the
   program (no seccomp: ``_socket`` or ctypes get around it), and, when started as root, the code
-  runs as ``nobody`` so it can write only where anyone may (its directory, /tmp).
+  runs as a user id of its own, unused by anything else, so it can write only where anyone may
+  (its directory, /tmp), and after the run every process with that id is killed: a program that
+  double-forks and calls ``setsid`` leaves the process group but cannot leave its user id.
+  Without root that last step is impossible; such a detached process may then outlive the run.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -33,6 +37,8 @@ from pathlib import Path
 
 NOBODY = 65534
 MOUNT_POINT = "/mnt"
+#: Per-run user ids for the rlimits level as root: far above any account or container range.
+RUN_UID_BASE, RUN_UID_SPAN = 3_000_000_000, 1_000_000_000
 
 _WRAPPER = """\
 import socket, sys, runpy
@@ -100,7 +106,44 @@ def _python_for(isolated: bool) -> str:
     return os.environ.get("CAPCAST_SANDBOX_PYTHON") or shutil.which("python3") or "python3"
 
 
-def _limiter(limits: SandboxLimits, drop_to_nobody: bool):
+def _run_uid() -> int:
+    """A user id that no process on this machine runs as (so killing it kills only this run)."""
+    in_use = set(_uids_running().values())
+    while True:
+        uid = RUN_UID_BASE + secrets.randbelow(RUN_UID_SPAN)
+        if uid not in in_use:
+            return uid
+
+
+def _uids_running() -> dict[int, int]:
+    """pid -> real uid of every process visible in /proc."""
+    out: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("Uid:"):
+                    out[int(entry.name)] = int(line.split()[1])
+                    break
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    return out
+
+
+def _kill_uid(uid: int, rounds: int = 50) -> None:
+    """SIGKILL every process running as ``uid`` until none is left (forks race the first pass)."""
+    for _ in range(rounds):
+        pids = [pid for pid, u in _uids_running().items() if u == uid]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+
+
+def _limiter(limits: SandboxLimits, drop_to: int | None):
     def apply() -> None:
         cpu = max(1, int(limits.cpu_seconds))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -108,10 +151,10 @@ def _limiter(limits: SandboxLimits, drop_to_nobody: bool):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if drop_to_nobody:
+        if drop_to is not None:
             os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
+            os.setgid(drop_to)
+            os.setuid(drop_to)
 
     return apply
 
@@ -157,11 +200,12 @@ def run_python(
         (workdir / "prog.py").write_text(code, encoding="utf-8")
         (workdir / "_wrapper.py").write_text(_WRAPPER, encoding="utf-8")
         drop = not isolated and os.geteuid() == 0
-        if isolated or drop:
-            os.chmod(root, 0o711)  # nobody may pass through to its own directory
-            os.chown(workdir, NOBODY, NOBODY)
+        owner = NOBODY if isolated else (_run_uid() if drop else None)
+        if owner is not None:
+            os.chmod(root, 0o711)  # the run's user may pass through to its own directory
+            os.chown(workdir, owner, owner)
             for f in workdir.iterdir():
-                os.chown(f, NOBODY, NOBODY)
+                os.chown(f, owner, owner)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8"}
         start = time.monotonic()
         with (
@@ -179,7 +223,7 @@ def run_python(
                 stderr=err,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_limiter(limits, drop),
+                preexec_fn=_limiter(limits, owner if drop else None),
             )
             timed_out = False
             try:
@@ -187,6 +231,8 @@ def run_python(
             except subprocess.TimeoutExpired:
                 timed_out = True
             _kill_group(proc.pid)
+            if drop and owner is not None:
+                _kill_uid(owner)  # what left the group (setsid) still runs as the run's user
             proc.wait()
         duration = time.monotonic() - start
         returncode = proc.returncode

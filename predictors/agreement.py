@@ -38,13 +38,17 @@ from predictors.agreement_engine import (
     pearson_r,
     subset_indices,
 )
-from predictors.base import BaseEstimator, check_is_fitted, validate_params
+from predictors.base import MAX_EXPERIMENTS, BaseEstimator, check_is_fitted, validate_params
 
 __all__ = [
     "ALL", "CORRELATIONS", "STRATEGIES", "AgreementTester", "AgreementWarning",
     "aggregate_reference", "all_pairs_agreement", "kendall_tau_b", "pair_agreement",
     "pearson_r", "prepare_scores", "subset_indices", "win_rates", "z_scores",
 ]  # fmt: skip
+
+
+#: Most distinct subset sizes one agreement run may ask for (each size repeats every experiment).
+MAX_SIZES = 20
 
 
 class AgreementWarning(UserWarning):
@@ -154,7 +158,7 @@ class AgreementTester(BaseEstimator):
     """
 
     _param_ranges: ClassVar[dict[str, Any]] = {
-        "n_exps": (int, 1, None),
+        "n_exps": (int, 1, MAX_EXPERIMENTS),
         "seed": (int, None, None),
         "method": ("kendall", "pearson"),
         "alpha": (float, 0.0, 1.0),
@@ -193,7 +197,7 @@ class AgreementTester(BaseEstimator):
         if "aggregate" in matrix.columns:
             raise ValueError("a benchmark is named 'aggregate'; rename it")
         self.matrix_ = matrix.join(agg, how="left")
-        sizes = [*sorted({int(s) for s in self.sizes if int(s) > 0}), ALL]
+        sizes = [*self._sizes(), ALL]
         opts = self._options()
         values = self.matrix_.to_numpy(dtype=float)
         names = list(self.matrix_.columns)
@@ -221,6 +225,16 @@ class AgreementTester(BaseEstimator):
                 stacklevel=2,
             )
         return self
+
+    def _sizes(self) -> list[int]:
+        """The subset sizes, sorted; a size that is not a positive whole number is an error."""
+        bad = [s for s in self.sizes if isinstance(s, bool) or not isinstance(s, int | np.integer)
+               or s < 1]  # fmt: skip
+        if bad:
+            raise ValueError(f"AgreementTester: sizes must be positive integers; got {bad}")
+        if len(set(self.sizes)) > MAX_SIZES:
+            raise ValueError(f"AgreementTester: at most {MAX_SIZES} sizes; got {len(self.sizes)}")
+        return sorted({int(s) for s in self.sizes})
 
     def _options(self) -> dict[str, Any]:
         return {"method": self.method, "n_exps": self.n_exps, "seed": self.seed,

@@ -1,7 +1,8 @@
 """The backtest harness every predictor is judged by: fit on one split, predict another.
 
-Splits are pandas query expressions over the observations' columns (DESIGN.md), e.g.
-``fit="n_params < 2e9"``, ``predict="model == 'pythia-12b'"``. Predicted models are predicted at
+Splits are parsed row filters (:mod:`predictors.filters`) over the observations' columns, e.g.
+``fit=parse_filter("n_params < 2e9")``, ``predict=parse_filter("model == 'pythia-12b'")``; the
+text is parsed where it arrives (service, CLI), never evaluated as code. Predicted models are predicted at
 their final checkpoint and compared with their measured value there. Same harness from Python,
 the CLI (``capcast backtest``) and REST.
 """
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from predictors.base import BaseEstimator, Forecast, clone, require_columns
+from predictors.filters import Filter, FilterError, as_filter
 from predictors.selection import final_checkpoint, task_level
 
 ROW_COLUMNS = (
@@ -87,28 +89,31 @@ class BacktestResult:
         )
 
 
-def _query(obs: pd.DataFrame, expr: str, what: str) -> pd.DataFrame:
+def _split(obs: pd.DataFrame, split: Filter, what: str) -> pd.DataFrame:
+    checked = as_filter(split, what)
+    if checked is None:
+        raise TypeError(f"backtest: {what} must be a Filter, not None")
     try:
-        return obs.query(expr, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad expression
-        raise ValueError(
-            f"--{what} {expr!r} is not a valid filter over columns {list(obs.columns)}: {exc}"
-        ) from exc
+        return checked.apply(obs)
+    except FilterError as exc:
+        raise ValueError(f"backtest: the {what} split: {exc}") from None
 
 
 def backtest(
-    estimator: BaseEstimator, observations: pd.DataFrame, *, fit: str, predict: str
+    estimator: BaseEstimator, observations: pd.DataFrame, *, fit: Filter, predict: Filter
 ) -> BacktestResult:
     """Fit a clone of ``estimator`` on ``fit`` rows and score it on ``predict`` models' final values."""
     require_columns(observations, ["model", "benchmark", "metric", "value"], "backtest")
-    train = _query(observations, fit, "fit")
-    test = _query(observations, predict, "predict")
+    train = _split(observations, fit, "fit")
+    test = _split(observations, predict, "predict")
     if train.empty:
-        raise ValueError(f"backtest: the fit split {fit!r} selects no rows")
+        raise ValueError(f"backtest: the fit split {str(fit)!r} selects no rows")
     bench, metric = estimator.benchmark, estimator.metric  # type: ignore[attr-defined]
     actual = test[(test["benchmark"] == bench) & (test["metric"] == metric)]
     if actual.empty:
-        raise ValueError(f"backtest: the predict split {predict!r} has no {bench}/{metric} rows")
+        raise ValueError(
+            f"backtest: the predict split {str(predict)!r} has no {bench}/{metric} rows"
+        )
     overlap = set(actual["model"]) & set(train["model"])
     if overlap:
         raise ValueError(f"backtest: models in both splits: {sorted(overlap)[:5]}")
@@ -134,4 +139,4 @@ def backtest(
             )
         )
     df = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
-    return BacktestResult(type(estimator).__name__, fit, predict, df, tuple(forecasts))
+    return BacktestResult(type(estimator).__name__, str(fit), str(predict), df, tuple(forecasts))

@@ -31,6 +31,11 @@ OBSERVATION_COLUMNS: tuple[str, ...] = (
 )
 OPTIONAL_OBSERVATION_COLUMNS: tuple[str, ...] = ("stderr", "item", "source")
 
+#: Caps on the parameters that multiply a fit's work, so no request can ask for unbounded work.
+#: Documented in the README's "Security" section; a larger value is a ValueError naming the cap.
+MAX_BOOTSTRAP = 10_000
+MAX_EXPERIMENTS = 10_000
+
 
 class FitError(RuntimeError):
     """A fit failed or is too ill-conditioned to trust; the message says which and why."""
@@ -51,6 +56,8 @@ class BaseEstimator:
     #: Fits on per-item rows (``item`` set) as well as task-level ones: callers that read a
     #: database fetch the ``item_results`` view for it.
     uses_item_rows: ClassVar[bool] = False
+    #: Parameters that hold a row filter: a parsed :class:`predictors.filters.Filter`, never text.
+    _filter_params: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -104,14 +111,20 @@ def validate_params(estimator: BaseEstimator) -> None:
             )
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind):
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(
                 f"{type(estimator).__name__}: {name} must be {kind.__name__}, got {type(value).__name__}"
             )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{type(estimator).__name__}: {name} must be finite, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError(
                 f"{type(estimator).__name__}: {name}={value!r} outside [{low}, {high}]"
             )
+    from predictors.filters import as_filter
+
+    for name in estimator._filter_params:
+        as_filter(getattr(estimator, name), f"{type(estimator).__name__}.{name}")
 
 
 def check_is_fitted(estimator: BaseEstimator) -> None:

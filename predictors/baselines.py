@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from predictors.base import BaseEstimator, Forecast, check_is_fitted, validate_params
+from predictors.base import MAX_BOOTSTRAP, BaseEstimator, Forecast, check_is_fitted, validate_params
 from predictors.laws import (
     LawFit,
     LawFunc,
@@ -58,7 +58,7 @@ class CurveEstimator(BaseEstimator):
     needs: ClassVar[list[str]] = ["n_params", "n_tokens", "flops"]
     _param_ranges: ClassVar[dict[str, Any]] = {
         "alpha": (float, 0.0, 1.0),
-        "n_bootstrap": (int, 0, None),
+        "n_bootstrap": (int, 0, MAX_BOOTSTRAP),
         "checkpoints": ("final", "all"),
     }
 
@@ -159,6 +159,7 @@ class CurveEstimator(BaseEstimator):
                     params=self.fit_.as_dict(),
                     diagnostics={**diag, "fit_flops_fraction": self.fit_flops_ / c if c else None},
                     notes=notes,
+                    n_resamples=self.n_bootstrap if self.boot_ is not None else None,
                 )
             )
         return out

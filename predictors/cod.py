@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from predictors.base import BaseEstimator, FitError, Forecast, check_is_fitted, validate_params
+from predictors.base import (
+    MAX_BOOTSTRAP,
+    BaseEstimator,
+    FitError,
+    Forecast,
+    check_is_fitted,
+    validate_params,
+)
 from predictors.cod_clustering import OUTLIER, cluster_items
 from predictors.cod_law import (
     LawFit,
@@ -118,7 +125,7 @@ class CODForecaster(BaseEstimator):
         "clustering": ("meanshift", "kmeans"),
         "bandwidth_quantile": (float, 0.0, 1.0),
         "min_cluster_size": (int, 1, None),
-        "n_bootstrap": (int, 0, None),
+        "n_bootstrap": (int, 0, MAX_BOOTSTRAP),
         "mapping_rmse": (float, 0.0, None),
         "mapping_tail": ("curve", "linear"),
     }

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from predictors.base import BaseEstimator, Forecast, check_is_fitted, validate_params
+from predictors.base import MAX_BOOTSTRAP, BaseEstimator, Forecast, check_is_fitted, validate_params
 from predictors.laws import (
     LawFit,
     _one_start,
@@ -72,7 +72,7 @@ class TwoStepLadder(BaseEstimator):
 
     _param_ranges: ClassVar[dict[str, Any]] = {
         "alpha": (float, 0.0, 1.0),
-        "n_bootstrap": (int, 0, None),
+        "n_bootstrap": (int, 0, MAX_BOOTSTRAP),
         "input": ("nd", "flops"),
         "step1_points": ("final", "all"),
         "last_n": (int, 1, None),

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from predictors.base import BaseEstimator, Forecast, check_is_fitted, validate_params
+from predictors.base import MAX_BOOTSTRAP, BaseEstimator, Forecast, check_is_fitted, validate_params
+from predictors.filters import Filter, FilterError
 from predictors.laws import (
     GADRE_LOSS_STARTS,
     LawFit,
@@ -47,9 +48,10 @@ class GadreChain(BaseEstimator):
         ``err`` (fitted directly) or ``acc``/``acc_norm`` (fitted as 1 - acc).
     loss_benchmark, loss_metric : str, default="c4_val", "loss"
         The intermediate loss column (``ppl`` is fitted as log-perplexity).
-    loss_fit, error_fit : str or None
-        pandas query expressions choosing each law's fit points among the rows given to ``fit``
-        (None: all of them). The paper's recipe uses different sets for the two laws.
+    loss_fit, error_fit : Filter or None
+        Row filters (:func:`predictors.filters.parse_filter`) choosing each law's fit points among
+        the rows given to ``fit`` (None: all of them). The paper's recipe uses different sets for
+        the two laws.
     error_on_predicted_loss : bool, default=False
         Fit ``Err`` against the loss law's *predicted* losses at the fit points instead of the
         measured ones, so that the chain's two errors are fitted consistently.
@@ -84,9 +86,10 @@ class GadreChain(BaseEstimator):
     True
     """
 
+    _filter_params: ClassVar[tuple[str, ...]] = ("loss_fit", "error_fit")
     _param_ranges: ClassVar[dict[str, Any]] = {
         "alpha": (float, 0.0, 1.0),
-        "n_bootstrap": (int, 0, None),
+        "n_bootstrap": (int, 0, MAX_BOOTSTRAP),
         "bootstrap": ("pairs", "residuals"),
         "checkpoints": ("final", "all"),
     }
@@ -98,8 +101,8 @@ class GadreChain(BaseEstimator):
         metric: str = "err",
         loss_benchmark: str = "c4_val",
         loss_metric: str = "loss",
-        loss_fit: str | None = None,
-        error_fit: str | None = None,
+        loss_fit: Filter | None = None,
+        error_fit: Filter | None = None,
         error_on_predicted_loss: bool = False,
         checkpoints: str = "final",
         alpha: float = 0.1,
@@ -116,24 +119,27 @@ class GadreChain(BaseEstimator):
         self.alpha, self.n_bootstrap, self.random_state = alpha, n_bootstrap, random_state
 
     # -- data --------------------------------------------------------------------------------
-    def _rows(
-        self, obs: pd.DataFrame, benchmark: str, metric: str, query: str | None
-    ) -> pd.DataFrame:
+    def _rows(self, obs: pd.DataFrame, benchmark: str, metric: str, name: str) -> pd.DataFrame:
+        rows_filter: Filter | None = getattr(self, name)
         rows = select(obs, benchmark, metric, f"{type(self).__name__}.fit")
         if self.checkpoints == "final":
             rows = final_checkpoint(rows)
-        if query:
-            rows = rows.query(query, engine="python")
+        if rows_filter is not None:
+            try:
+                rows = rows_filter.apply(rows)
+            except FilterError as exc:
+                raise FilterError(f"{type(self).__name__}.{name}: {exc}") from None
         if rows.empty:
             raise ValueError(
-                f"{type(self).__name__}.fit: query {query!r} keeps no {benchmark}/{metric} rows"
+                f"{type(self).__name__}.fit: filter {str(rows_filter)!r} keeps no "
+                f"{benchmark}/{metric} rows"
             )
         return rows
 
     def fit(self, observations: pd.DataFrame) -> GadreChain:
         validate_params(self)
-        lrows = self._rows(observations, self.loss_benchmark, self.loss_metric, self.loss_fit)
-        erows = self._rows(observations, self.benchmark, self.metric, self.error_fit)
+        lrows = self._rows(observations, self.loss_benchmark, self.loss_metric, "loss_fit")
+        erows = self._rows(observations, self.benchmark, self.metric, "error_fit")
         key = ["model", "checkpoint_step"] if "checkpoint_step" in erows.columns else ["model"]
         all_loss = select(observations, self.loss_benchmark, self.loss_metric, "fit")[
             [*key, "value"]
@@ -265,6 +271,7 @@ class GadreChain(BaseEstimator):
                 },
                 diagnostics=diag,
                 notes=notes,
+                n_resamples=self.n_bootstrap,
             )
             out.append(f)
         return out

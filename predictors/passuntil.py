@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from predictors.base import BaseEstimator, FitError, Forecast, check_is_fitted, validate_params
+from predictors.base import (
+    MAX_BOOTSTRAP,
+    BaseEstimator,
+    FitError,
+    Forecast,
+    check_is_fitted,
+    validate_params,
+)
 from predictors.item_data import model_flops
 from predictors.passuntil_law import (
     F_of,
@@ -93,7 +100,7 @@ class PassUntilForecaster(BaseEstimator):
         "ridge": (float, 0.0, None),
         "estimator": ("unbiased", "mle"),
         "level": (float, 0.0, 1.0),
-        "n_bootstrap": (int, 0, None),
+        "n_bootstrap": (int, 0, MAX_BOOTSTRAP),
     }
 
     def __init__(

@@ -56,14 +56,34 @@ METHODS: Mapping[str, type[BaseEstimator]] = LazyMethods(_PATHS)
 
 
 def make_predictor(method: str, **params: Any) -> BaseEstimator:
-    """An estimator for ``method`` with ``params``; ValueError naming the known methods or params."""
+    """An estimator for ``method`` with checked ``params``; ValueError naming what is wrong.
+
+    This is the boundary every caller (REST, jobs, CLI) goes through: filter parameters given as
+    text are parsed by :func:`predictors.filters.parse_filter` (never evaluated as code), and every
+    parameter is checked against its range and cost cap before any fitting starts.
+    """
+    from predictors.base import validate_params
+    from predictors.filters import FilterError, parse_filter
+
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
     cls = METHODS[method]
-    try:
-        return cls(**params)
-    except TypeError as exc:
+    accepted = cls._param_names()
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
         raise ValueError(
-            f"method {method!r}: bad parameters {sorted(params)}: {exc}; "
-            f"accepted: {cls._param_names()}"
-        ) from exc
+            f"method {method!r} has no parameter(s) {unknown}; accepted: {', '.join(accepted)}"
+        )
+    params = dict(params)
+    for name in cls._filter_params:
+        if isinstance(params.get(name), str):
+            try:
+                params[name] = parse_filter(params[name])
+            except FilterError as exc:
+                raise FilterError(f"method {method!r}: parameter {name}: {exc}") from None
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"method {method!r}: {exc}; accepted: {', '.join(accepted)}") from exc
+    validate_params(estimator)
+    return estimator

@@ -99,6 +99,11 @@ def target_rows(targets: pd.DataFrame, needed: list[str], where: str) -> pd.Data
     return t.reset_index(drop=True)
 
 
+#: Above this share of failed bootstrap refits the survivors are a biased sample (the failures
+#: are the awkward resamples), so a forecast reports its point and no interval.
+MAX_FAILED_RESAMPLE_SHARE = 0.2
+
+
 def interval_forecast(
     *,
     target: str,
@@ -111,16 +116,28 @@ def interval_forecast(
     params: dict[str, Any],
     diagnostics: dict[str, Any],
     notes: list[str],
+    n_resamples: int | None = None,
 ) -> Forecast:
     """Build a Forecast whose interval is the bootstrap percentile interval of ``draws``.
 
     ``point``/``draws`` are in the fitted score's sense; they are mapped back to ``metric``.
+    ``n_resamples`` is how many refits were asked for; when more than
+    :data:`MAX_FAILED_RESAMPLE_SHARE` of them failed there is no interval.
     """
     lo, hi = percentile_interval(draws, alpha)
+    n_ok = len(draws)
+    if n_resamples and n_ok < (1 - MAX_FAILED_RESAMPLE_SHARE) * n_resamples:
+        lo = hi = math.nan
+        notes = [
+            *notes,
+            f"only {n_ok} of {n_resamples} bootstrap resamples could be fitted (more than "
+            f"{MAX_FAILED_RESAMPLE_SHARE:.0%} failed): no interval, since the survivors are not a "
+            "fair sample",
+        ]
     p = float(from_score(point, metric))
     a, b = float(from_score(lo, metric)), float(from_score(hi, metric))
     lo, hi = min(a, b), max(a, b)
-    if not math.isfinite(lo):
+    if not math.isfinite(lo) and not n_ok:
         notes = [*notes, "no bootstrap resample could be fitted: no interval"]
     if not math.isfinite(p):
         notes = [*notes, "the fitted law gives no finite value at this target"]

@@ -12,16 +12,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.config import Settings, get_settings
 from db.session import make_engine, session_factory
-from service import errors
+from service import errors, openapi_links
+from service.auth import install_log_redaction
 from service.deps import SessionDep
 from service.forecasting import ForecastService
+from service.limits import BodyLimitMiddleware
 from service.metrics import Metrics, MetricsMiddleware
 from service.schemas import ErrorOut, Health
 
@@ -74,8 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url, pool_pre_ping=True, **pool)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        app_.state.forecasts.start()  # fit processes' forkserver; a SIGTERM kills running fits
         yield
+        app_.state.forecasts.close()  # kill running fits: a shutdown must not wait for them
         engine.dispose()
 
     app = FastAPI(
@@ -83,20 +87,98 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         description="Forecast LLM benchmark scores from ladders of small models.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served by _add_docs_routes, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     app.state.metrics = Metrics()
-    app.state.forecasts = ForecastService(metrics=app.state.metrics)
+    app.state.forecasts = ForecastService(
+        metrics=app.state.metrics,
+        fit_timeout_s=settings.fit_timeout_s,
+        max_concurrent_fits=settings.max_concurrent_fits,
+    )
     errors.install(app)
+    install_log_redaction()  # no API key in uvicorn's access or error log
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # outermost: an oversized or over-nested body is refused before anything reads it
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(_api_router())
     _add_operational_routes(app)
+    _add_docs_routes(app)
     from service.dashboard.pages import router as dashboard_router
 
     app.include_router(dashboard_router)
+    openapi_links.install(app)
     return app
+
+
+#: Swagger UI and ReDoc files shipped by the fastapi-offline package, by the name they are served
+#: under at /docs/assets/NAME; FastAPI's own pages load them from a CDN, blank when offline.
+DOCS_ASSETS: dict[str, str] = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+DOCS_ASSETS_URL = "/docs/assets"
+
+
+def _add_docs_routes(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc whose scripts, styles and icon come from this server."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import (
+        get_redoc_html,
+        get_swagger_ui_html,
+        get_swagger_ui_oauth2_redirect_html,
+    )
+
+    static = files("fastapi_offline") / "static"
+    oauth2_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    def asset(request: Request, name: str) -> str:
+        return f"{request.scope.get('root_path', '')}{DOCS_ASSETS_URL}/{name}"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}{oauth2_url}",
+            swagger_js_url=asset(request, "swagger-ui-bundle.js"),
+            swagger_css_url=asset(request, "swagger-ui.css"),
+            swagger_favicon_url=asset(request, "favicon.png"),
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    @app.get(oauth2_url, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=f"{request.scope.get('root_path', '')}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=asset(request, "redoc.standalone.js"),
+            redoc_favicon_url=asset(request, "favicon.png"),
+            with_google_fonts=False,
+        )
+
+    def serve(name: str, media_type: str) -> None:
+        path = str(static / name)
+
+        @app.get(f"{DOCS_ASSETS_URL}/{name}", include_in_schema=False, name=f"docs-{name}")
+        def docs_asset() -> FileResponse:
+            return FileResponse(
+                path, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
+            )
+
+    for name, media_type in DOCS_ASSETS.items():  # one fixed route per file: no path from input
+        serve(name, media_type)
 
 
 def _add_operational_routes(app: FastAPI) -> None:

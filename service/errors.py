@@ -79,7 +79,11 @@ def error_body(status: int, message: str, where: str | None = None, errors: list
 
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"where": format_loc(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
+        {
+            "where": format_loc(e.get("loc", ())),
+            # our validators' messages stand alone: drop pydantic's "Value error, " prefix
+            "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+        }
         for e in exc.errors()
     ]
     first = errors[0] if errors else {"where": None, "message": "invalid request"}
@@ -90,7 +94,11 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 async def _http(_: Request, exc: HTTPException) -> JSONResponse:
     where = getattr(exc, "where", None)
-    body = error_body(exc.status_code, str(exc.detail), where)
+    message = str(exc.detail)
+    if exc.status_code == 400 and where is None and message.startswith("There was an error"):
+        # FastAPI's words for a body it cannot decode (not UTF-8, not JSON, too deep)
+        where, message = "body", "the request body is not valid JSON (UTF-8 text expected)"
+    body = error_body(exc.status_code, message, where)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

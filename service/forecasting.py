@@ -6,6 +6,12 @@ gives a new fingerprint and the old fit is simply never asked for again. A store
 the same query and fingerprint is returned as it is: forecasts are reproducible from their inputs.
 Each fit comes with the method's own backtest on the same data: fit on all but the largest models,
 predict those.
+
+Fits (with their backtest) run in child processes of a :class:`~service.fit_pool.FitPool`, within
+a budget (``CAPCAST_FIT_TIMEOUT_S``) and at most ``CAPCAST_MAX_CONCURRENT_FITS`` at once: a fit
+past its budget, whose client went away, or running when the server stops is killed. The child
+computes :func:`fit_and_backtest`, the same function in the same code as in-process, so the
+numbers do not depend on where it ran.
 """
 
 from __future__ import annotations
@@ -25,12 +31,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Forecast as ForecastRow
-from service import query_expr
+from predictors.filters import Filter, FilterError, parse_filter
 from service.errors import ApiError
+from service.fit_pool import PROCESS_DIED, FitCancelled, FitFailed, FitPool, FitTimeout
 from service.metrics import Metrics
 from service.schemas import ForecastPublic, ForecastQuery, Target
 
 TARGET_COLUMNS = ("model", "n_params", "n_params_nonembed", "n_tokens", "flops")
+#: Imported once by the fit processes' forkserver, so a fit pays a fork and not these imports.
+FIT_PRELOAD = (
+    "numpy",
+    "pandas",
+    "scipy.optimize",
+    "predictors.backtest",
+    "predictors.baselines",
+    "predictors.ladder",
+    "predictors.loss_accuracy",
+    "predictors.passuntil",
+    "predictors.cod",
+    "service.forecasting",
+)
 
 
 def jsonable(obj: Any) -> Any:
@@ -97,15 +117,54 @@ def target_frame(target: Target) -> pd.DataFrame:
     return frame
 
 
-def largest_split(obs: pd.DataFrame, benchmark: str, metric: str) -> tuple[str, str] | None:
-    """(fit, predict) query expressions: all but the largest models, and the largest ones."""
+def largest_split(obs: pd.DataFrame, benchmark: str, metric: str) -> tuple[Filter, Filter] | None:
+    """(fit, predict) filters: all but the largest models, and the largest ones."""
     rows = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
     for col in ("n_params", "flops"):
         sizes = pd.to_numeric(rows[col], errors="coerce").dropna().unique()
         if len(sizes) >= 2:
             top = float(np.max(sizes))
-            return f"{col} < {top!r}", f"{col} >= {top!r}"
+            return parse_filter(f"{col} < {top!r}"), parse_filter(f"{col} >= {top!r}")
     return None
+
+
+def make_estimator(query: ForecastQuery) -> Any:
+    """The unfitted predictor ``query`` asks for; ValueError/TypeError/KeyError if it cannot be."""
+    from predictors.registry import make_predictor
+
+    params = {**query.params, "benchmark": query.benchmark, "metric": query.metric}
+    params["alpha"] = query.alpha
+    return make_predictor(query.method, **params)
+
+
+def backtest_summary(query: ForecastQuery, obs: pd.DataFrame) -> dict[str, Any]:
+    """The method's own backtest on ``obs`` (largest models held out), JSON-ready; never raises."""
+    from predictors.backtest import backtest
+
+    split = largest_split(obs, query.benchmark, query.metric)
+    if split is None:
+        return {"error": "needs at least two model sizes to hold out the largest"}
+    fit, predict = split
+    try:
+        result = backtest(make_estimator(query), obs, fit=fit, predict=predict)
+    except Exception as exc:  # a failed backtest is information, not an error
+        return {"fit": str(fit), "predict": str(predict), "error": str(exc)}
+    rows = result.rows
+    return jsonable(
+        {
+            "fit": str(fit),
+            "predict": str(predict),
+            **dict(result.summary),
+            "rows": rows.to_dict(orient="records") if rows is not None else [],
+        }
+    )
+
+
+def fit_and_backtest(query: ForecastQuery, obs: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
+    """What one fit computes, in a fit process or in-process: the fitted predictor and backtest."""
+    estimator = make_estimator(query)
+    estimator.fit(obs)
+    return estimator, backtest_summary(query, obs)
 
 
 @dataclass
@@ -118,11 +177,34 @@ class Fitted:
     backtest: dict[str, Any] = field(default_factory=dict)
 
 
+def _unavailable(message: str, where: str, *, retry_after: int) -> ApiError:
+    """A 503 with ``Retry-After``: the work was refused or stopped, not the request."""
+    exc = ApiError(503, message, where=where)
+    exc.headers = {"Retry-After": str(retry_after)}
+    return exc
+
+
 class ForecastService:
     """The composition behind POST /v1/forecasts and the dashboard's curves; one per app."""
 
-    def __init__(self, *, metrics: Metrics, maxsize: int = 128) -> None:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        maxsize: int = 128,
+        fit_timeout_s: float | None = None,
+        max_concurrent_fits: int | None = None,
+    ) -> None:
+        """``fit_timeout_s`` and ``max_concurrent_fits`` default to the ``CAPCAST_*`` settings."""
+        from db.config import get_settings
+
+        settings = get_settings()
         self.metrics, self.maxsize = metrics, maxsize
+        self.fit_timeout_s = fit_timeout_s or settings.fit_timeout_s
+        self.pool = FitPool(
+            max_concurrent=max_concurrent_fits or settings.max_concurrent_fits,
+            preload=FIT_PRELOAD,
+        )
         self._cache: OrderedDict[tuple[str, str, str], Fitted] = OrderedDict()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -137,40 +219,63 @@ class ForecastService:
         if estimator.uses_item_rows:
             items = item_observations(session, benchmark=query.benchmark, family=query.family)
             obs = pd.concat([obs, items], ignore_index=True) if len(items) else obs
-        try:
-            obs = query_expr.apply(obs, query.fit)
-        except query_expr.QueryError as exc:
-            raise ApiError(422, f"fit filter {query.fit!r}: {exc}", where="body.fit") from None
-        mine = obs[(obs["benchmark"] == query.benchmark) & (obs["metric"] == query.metric)]
-        if mine.empty:
-            scope = f" in family {query.family!r}" if query.family else ""
+
+        def mine(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[
+                (frame["benchmark"] == query.benchmark) & (frame["metric"] == query.metric)
+            ]
+
+        scope = f" in family {query.family!r}" if query.family else ""
+        if mine(obs).empty:
             raise ApiError(
                 422,
                 f"no observations of {query.benchmark}/{query.metric}{scope} to fit on",
                 where="body.benchmark",
             )
+        if query.fit is not None and query.fit.strip():
+            try:
+                obs = parse_filter(query.fit).apply(obs)
+            except FilterError as exc:
+                raise ApiError(422, f"fit filter {query.fit!r}: {exc}", where="body.fit") from None
+            if mine(obs).empty:
+                raise ApiError(
+                    422,
+                    f"the fit filter {query.fit!r} keeps none of the "
+                    f"{query.benchmark}/{query.metric} observations{scope}",
+                    where="body.fit",
+                )
         return obs.reset_index(drop=True)
 
     # -- fitting ---------------------------------------------------------------------------------
     def _make(self, query: ForecastQuery) -> Any:
-        from predictors.registry import METHODS, make_predictor
+        from predictors.registry import METHODS
 
-        params = {**query.params, "benchmark": query.benchmark, "metric": query.metric}
-        params["alpha"] = query.alpha
         try:
-            return make_predictor(query.method, **params)
+            return make_estimator(query)
         except (ValueError, TypeError, KeyError) as exc:
             where = "body.params" if query.method in METHODS else "body.method"
             raise ApiError(
                 422, f"cannot make predictor {query.method!r}: {exc}", where=where
             ) from None
 
-    def fitted(self, session: Session, query: ForecastQuery) -> tuple[Fitted, bool]:
+    def fitted(
+        self,
+        session: Session,
+        query: ForecastQuery,
+        *,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> tuple[Fitted, bool]:
         """The fitted predictor for ``query`` on the current data, and whether it was cached."""
         obs = self.observations(session, query)
-        return self._fitted(query, obs, fingerprint(obs))
+        return self._fitted(query, obs, fingerprint(obs), cancelled)
 
-    def _fitted(self, query: ForecastQuery, obs: pd.DataFrame, fp: str) -> tuple[Fitted, bool]:
+    def _fitted(
+        self,
+        query: ForecastQuery,
+        obs: pd.DataFrame,
+        fp: str,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> tuple[Fitted, bool]:
         key = (query.method, canonical_hash(self._fit_identity(query)), fp)
         with self._lock:
             hit = self._cache.get(key)
@@ -180,18 +285,9 @@ class ForecastService:
             self.metrics.cache_hits.inc()
             return hit, True
         self.metrics.cache_misses.inc()
-        estimator = self._make(query)
-        try:
-            estimator.fit(obs)
-        except ApiError:
-            raise
-        except Exception as exc:  # FitError, ValueError, numerical failures: the data's fault
-            raise ApiError(
-                422,
-                f"{query.method} could not fit {query.benchmark}/{query.metric}: {exc}",
-                where="body",
-            ) from None
-        entry = Fitted(estimator, fp, obs, self._backtest(query, obs))
+        self._make(query)  # a bad method or parameter is a 422 before any process starts
+        estimator, backtest = self._run_fit(query, obs, cancelled)
+        entry = Fitted(estimator, fp, obs, backtest)
         with self._lock:
             self._cache[key] = entry
             while len(self._cache) > self.maxsize:
@@ -202,30 +298,59 @@ class ForecastService:
     def _fit_identity(query: ForecastQuery) -> dict[str, Any]:
         return query.model_dump(exclude={"target"})
 
-    def _backtest(self, query: ForecastQuery, obs: pd.DataFrame) -> dict[str, Any]:
-        from predictors.backtest import backtest
-
-        split = largest_split(obs, query.benchmark, query.metric)
-        if split is None:
-            return {"error": "needs at least two model sizes to hold out the largest"}
-        fit, predict = split
+    def _run_fit(
+        self, query: ForecastQuery, obs: pd.DataFrame, cancelled: Callable[[], bool] | None
+    ) -> tuple[Any, dict[str, Any]]:
+        """:func:`fit_and_backtest` in a fit process, its failures mapped to API errors."""
+        budget = self.fit_timeout_s
         try:
-            result = backtest(self._make(query), obs, fit=fit, predict=predict)
-        except Exception as exc:  # a failed backtest is information, not an error
-            return {"fit": fit, "predict": predict, "error": str(exc)}
-        rows = result.rows
-        return jsonable(
-            {
-                "fit": fit,
-                "predict": predict,
-                **dict(result.summary),
-                "rows": rows.to_dict(orient="records") if rows is not None else [],
-            }
-        )
+            return self.pool.run(fit_and_backtest, query, obs, timeout=budget, cancelled=cancelled)
+        except FitTimeout as exc:
+            if exc.waited_for_slot:
+                message = (
+                    f"no fit slot became free within {budget:g} s (CAPCAST_FIT_TIMEOUT_S): "
+                    f"{self.pool.max_concurrent} fits already run (CAPCAST_MAX_CONCURRENT_FITS); "
+                    "retry later"
+                )
+                where = "server"
+            else:
+                message = (
+                    f"the fit did not finish within {budget:g} s (CAPCAST_FIT_TIMEOUT_S); "
+                    "it was stopped. Ask for less work (fewer resamples in params.n_bootstrap, "
+                    "fewer rows through fit or family) or retry when the server is less busy"
+                )
+                where = "body.params"
+            raise _unavailable(message, where, retry_after=max(1, round(budget / 2))) from None
+        except FitCancelled as exc:
+            raise _unavailable(f"the fit was stopped: {exc}", "server", retry_after=1) from None
+        except FitFailed as exc:  # FitError, ValueError, numerical failures: the data's fault
+            if exc.kind == PROCESS_DIED:  # killed from outside (out of memory?): not the query's
+                raise _unavailable(f"{exc}; retry later", "server", retry_after=5) from None
+            # a filter parameter (gadre's loss_fit, ...) that parsed but does not apply to the rows
+            where = "body.params" if exc.kind == "FilterError" else "body"
+            raise ApiError(
+                422,
+                f"{query.method} could not fit {query.benchmark}/{query.metric}: {exc}",
+                where=where,
+            ) from None
+
+    def start(self) -> None:
+        """At server start: start the fit processes' forkserver; SIGTERM/SIGINT stop all fits."""
+        self.pool.start()
+        self.pool.close_on_signals()
+
+    def close(self) -> None:
+        """Stop running fits (server shutdown); requests waiting on them get a 503."""
+        self.pool.close()
 
     # -- forecasting ------------------------------------------------------------------------------
     def forecast(
-        self, session: Session, query: ForecastQuery, *, commit: Callable[[], None] | None = None
+        self,
+        session: Session,
+        query: ForecastQuery,
+        *,
+        commit: Callable[[], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> ForecastPublic:
         """The stored forecast for ``query`` on the current data (fitted and stored if new).
 
@@ -233,7 +358,7 @@ class ForecastService:
         goes back to the pool for the seconds a fit takes and the write starts a fresh transaction
         (SQLite cannot turn a stale read snapshot into a write while others commit), and again
         right after the write, inside a process-wide lock, so writers queue here rather than
-        time out on SQLite's lock while the fits hog the interpreter.
+        time out on SQLite's lock. ``cancelled`` (polled while a fit runs) true stops the fit.
         """
         obs = self.observations(session, query)
         fp = fingerprint(obs)
@@ -254,7 +379,7 @@ class ForecastService:
         else:
             if commit is not None:
                 commit()
-            entry, hit = self._fitted(query, obs, fp)
+            entry, hit = self._fitted(query, obs, fp, cancelled)
             with self._write_lock:  # one writer at a time: SQLite would make the others time out
                 stored = self._store(session, query, entry, params_hash)
                 if commit is not None:

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -26,6 +27,21 @@ T = TypeVar("T")
 
 #: Text without NUL characters (PostgreSQL refuses them), up to n characters.
 NO_NUL = r"^[^\x00]*$"
+
+
+def validation_summary(exc: Any, *, prefix: str = "", limit: int = 3) -> str:
+    """A pydantic ValidationError as ``field: message; ...`` (first ``limit``; no URLs, no input
+    echo), each place written as ``prefix.rows[3].value``."""
+    errors = exc.errors()
+    parts = []
+    for err in errors[:limit]:
+        loc = prefix
+        for part in err.get("loc", ()):
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc or 'value'}: {message}")
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(parts) + more
 
 
 def _text(max_length: int, min_length: int = 0) -> Any:
@@ -219,6 +235,18 @@ class MeasurementIn(Schema):
     flops: Flops | None = None
     source: _text(200) | None = Field(None, description="Defaults to the batch's source.")
 
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        """File import's vocabulary (``db.observations.KNOWN_METRICS``), so both accept the same."""
+        from db.observations import KNOWN_METRICS  # pandas loads with the router, not the CLI
+
+        if value not in KNOWN_METRICS:
+            raise ValueError(
+                f"unknown metric {value!r}; accepted: {', '.join(sorted(KNOWN_METRICS))}"
+            )
+        return value
+
 
 class MeasurementBatch(Schema):
     source: _text(200) = Field("api", description="Part of each row's identity.")
@@ -306,10 +334,53 @@ class ForecastQuery(Schema):
     benchmark: LongName
     metric: Metric = "acc"
     family: Name | None = Field(None, description="Fit on this family's models only")
-    fit: _text(2000) | None = Field(None, description="pandas query selecting the fit rows")
+    fit: _text(2000) | None = Field(
+        None,
+        description="Row filter selecting the fit rows (columns, literals, comparisons, "
+        "and/or/not, in [...], + - * /), e.g. n_params < 2e9",
+    )
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    params: JsonDict = Field(default_factory=dict, description="Extra predictor parameters")
+    params: JsonDict = Field(
+        default_factory=dict,
+        description="Extra predictor parameters, checked against the method's (n_bootstrap at "
+        "most 10,000; filter parameters such as loss_fit in the fit filter's language)",
+    )
     target: Target
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        from predictors.registry import METHODS
+
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
+        return method
+
+    @field_validator("fit")
+    @classmethod
+    def _parsed_fit(cls, fit: str | None) -> str | None:
+        """Refused here, before any data is read: the text is parsed, never evaluated."""
+        from predictors.filters import parse_filter
+
+        if fit is not None and fit.strip():
+            parse_filter(fit)  # FilterError is a ValueError: a 422 at body.fit
+        return fit
+
+    @field_validator("params")
+    @classmethod
+    def _checked_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """The predictor is built once here, so unknown names, ranges, cost caps and filter
+        parameters are a 422 at ``body.params`` before any fit starts."""
+        from predictors.registry import make_predictor
+
+        if "method" not in info.data:  # the method itself was refused: that error says it
+            return params
+        reserved = sorted({"benchmark", "metric", "alpha"} & set(params))
+        if reserved:
+            raise ValueError(f"set {', '.join(reserved)} in the query, not in params")
+        fixed = {k: info.data[k] for k in ("benchmark", "metric", "alpha") if k in info.data}
+        make_predictor(info.data["method"], **params, **fixed)
+        return params
 
 
 class ForecastPublic(Schema):
@@ -332,12 +403,24 @@ class ForecastPublic(Schema):
 
 # --- API keys ---------------------------------------------------------------------------------
 
-Scope = Literal["read", "write", "admin"]
+#: service.auth.SCOPES: each grants itself and those before it (forecast: compute and store
+#: forecasts; write: create and change resources; admin: manage keys).
+Scope = Literal["read", "forecast", "write", "admin"]
 
 
 class KeyCreate(Schema):
     name: Name
     scopes: Annotated[list[Scope], Field(min_length=1)] = ["read"]
+    expires_at: UtcDateTime | None = Field(
+        None, description="When the key stops working (RFC 3339, in the future); none: never"
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_future(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and _utc(value) <= dt.datetime.now(dt.UTC):
+            raise ValueError(f"expires_at {value.isoformat()} is not in the future")
+        return value
 
 
 class KeyPublic(Schema):
@@ -347,7 +430,10 @@ class KeyPublic(Schema):
     scopes: list[str]
     created_at: UtcDateTime
     revoked_at: UtcDateTime | None
-    last_used_at: UtcDateTime | None
+    last_used_at: UtcDateTime | None = Field(
+        None, description="Last successful authentication (updated at most once a minute)"
+    )
+    expires_at: UtcDateTime | None = None
 
 
 class KeyCreated(KeyPublic):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import results as R
@@ -81,7 +82,7 @@ def import_ladder(session: Session, path: Path | None = None) -> dict[str, Any]:
     ).to_dict()
     from db.models import ModelFamily
 
-    fam = session.query(ModelFamily).filter_by(name=manifest["family"]).one()
+    fam = session.scalars(select(ModelFamily).where(ModelFamily.name == manifest["family"])).one()
     if fam.recipe is None:
         fam.recipe = manifest["config"]
     items = f["items"]

@@ -1,8 +1,10 @@
 """Write parsed lm-eval samples as items, one eval run, item results and per-choice scores.
 
 Idempotent like the loader: the run is found again by (model, benchmark, config hash), items by
-(benchmark, doc_hash), and only missing item results and choice scores are inserted (bulk). A
-stored choice score with another log-probability is an :class:`ImportValidationError`.
+(benchmark, doc_hash), and item results and choice scores are written through
+``db.results.write_item_results`` in strict mode, like the evaluator's: missing ones are inserted
+(bulk), identical ones are unchanged, and a stored result or choice score with another value is an
+:class:`ImportValidationError` at the sample's line (the caller's transaction writes nothing).
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from db import results as R
 from db.errors import ImportValidationError
 from db.importers.lmeval import Sample
 from db.loader import _chunks
-from db.models import Benchmark, ChoiceScore, EvalRun, Item, ItemResult, Model, ModelFamily
+from db.models import Benchmark, EvalRun, Item, Model, ModelFamily
 
 
 @dataclass
@@ -110,8 +112,7 @@ def load_samples(
         report.run_created = True
     report.run_id = int(run_id)
     item_ids = _items(session, samples, bench_id, report)
-    _item_results(session, samples, item_ids, report)
-    _choice_scores(session, samples, item_ids, report)
+    _results(session, samples, item_ids, report)
     return report
 
 
@@ -146,78 +147,71 @@ def _items(
     return ids
 
 
-def _item_results(
-    session: Session, samples: list[Sample], item_ids: dict[str, int], report: SamplesReport
-) -> None:
-    have = set(
-        session.execute(
-            select(ItemResult.item_id).where(ItemResult.run_id == report.run_id)
-        ).scalars()
-    )
-    rows = []
-    for s in samples:
-        if item_ids[s.key] in have:
-            continue
-        if s.choices:
-            best = max(range(len(s.logprobs)), key=s.logprobs.__getitem__)
-            correct = best == s.correct
-        else:
-            first = next(iter(s.metrics.values()), None)
-            correct = None if first is None else first >= 1.0
-        estimate = s.metrics.get("acc", next(iter(s.metrics.values()), None))
-        rows.append(
-            {
-                "run_id": report.run_id,
-                "item_id": item_ids[s.key],
-                "n_samples": 1,
-                "n_pass": int(bool(correct)),
-                "stop_reason": "r_reached",
-                "greedy_correct": correct,
-                "estimate": estimate,
-                "estimates": s.metrics or None,
-            }
+def _item_result(s: Sample) -> dict[str, Any]:
+    """One sample as an item result: greedy correctness and lm-eval's own per-item metrics."""
+    if s.choices:
+        best = max(range(len(s.logprobs)), key=s.logprobs.__getitem__)
+        correct: bool | None = best == s.correct
+    else:
+        first = next(iter(s.metrics.values()), None)
+        correct = None if first is None else first >= 1.0
+    return {
+        "n_samples": 1,
+        "n_pass": int(bool(correct)),
+        "stop_reason": "r_reached",
+        "greedy_correct": correct,
+        "estimate": s.metrics.get("acc", next(iter(s.metrics.values()), None)),
+        "estimates": s.metrics or None,
+    }
+
+
+def _choice_rows(s: Sample) -> tuple[R.ChoiceRow, ...]:
+    return tuple(
+        R.ChoiceRow(
+            choice_index=idx,
+            logprob_sum=lp,
+            n_tokens=None,
+            n_bytes=len(text.encode("utf-8")),
+            n_chars=len(text),
+            is_greedy=greedy,
+            is_correct=idx == s.correct,
         )
-    if rows:
-        session.execute(insert(ItemResult), rows)
-    report.item_results_inserted = len(rows)
+        for idx, (text, lp, greedy) in enumerate(zip(s.choices, s.logprobs, s.greedy, strict=True))
+    )
 
 
-def _choice_scores(
+#: Where in a sample each item-result field comes from, for messages about a changed sample.
+_SAMPLE_FIELD = {
+    "greedy_correct": "filtered_resps",
+    "n_pass": "filtered_resps",
+    "estimate": "metrics",
+    "estimates": "metrics",
+}
+
+
+def _results(
     session: Session, samples: list[Sample], item_ids: dict[str, int], report: SamplesReport
 ) -> None:
-    stmt = select(ChoiceScore.item_id, ChoiceScore.choice_index, ChoiceScore.logprob_sum).where(
-        ChoiceScore.run_id == report.run_id
-    )
-    have = {(i, c): lp for i, c, lp in session.execute(stmt).tuples()}
-    rows = []
-    for s in samples:
-        item_id = item_ids[s.key]
-        for idx, (text, lp, greedy) in enumerate(zip(s.choices, s.logprobs, s.greedy, strict=True)):
-            old = have.get((item_id, idx))
-            if old is not None:
-                if not math.isclose(old, lp, rel_tol=1e-9, abs_tol=1e-12):
-                    raise ImportValidationError(
-                        report.file,
-                        s.line,
-                        f"filtered_resps[{idx}]",
-                        f"{old} as already stored for this run, item and choice",
-                        lp,
-                    )
-                report.choice_scores_unchanged += 1
-                continue
-            rows.append(
-                {
-                    "run_id": report.run_id,
-                    "item_id": item_id,
-                    "choice_index": idx,
-                    "logprob_sum": lp,
-                    "n_tokens": None,
-                    "n_bytes": len(text.encode("utf-8")),
-                    "n_chars": len(text),
-                    "is_greedy": greedy,
-                    "is_correct": idx == s.correct,
-                }
-            )
-    if rows:
-        session.execute(insert(ChoiceScore), rows)
-    report.choice_scores_inserted = len(rows)
+    """Item results and choice scores through ``db.results`` (strict): a changed one is an error."""
+    entries = [R.ResultIn(item_ids[s.key], _item_result(s), _choice_rows(s)) for s in samples]
+    try:
+        counts = R.write_item_results(session, report.run_id, entries, strict=True)
+    except R.ResultConflictError as exc:
+        sample = next(s for s in samples if item_ids[s.key] == exc.item_id)
+        if exc.choice_index is not None:
+            column = f"filtered_resps[{exc.choice_index}]"
+            where = "for this run, item and choice"
+        else:
+            column = _SAMPLE_FIELD.get(exc.field, exc.field)
+            where = f"as the {exc.field} of this run and item"
+        raise ImportValidationError(
+            report.file,
+            sample.line,
+            column,
+            f"{exc.stored} as already stored {where}",
+            exc.given,
+            detail=f"run {exc.run_id}, item {sample.key}: a stored result is never overwritten",
+        ) from None
+    report.item_results_inserted = counts.results_inserted
+    report.choice_scores_inserted = counts.choices_inserted
+    report.choice_scores_unchanged = counts.choices_unchanged

@@ -10,6 +10,7 @@ hashes) and ``pass_rate_vs_compute.png``. ``db.importers.ladder`` loads them bac
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import platform
 import re
@@ -207,7 +208,7 @@ def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "machine": platform.machine()}
     for mod in ("torch", "transformers", "tokenizers", "vllm"):
         try:
-            out[mod] = __import__(mod).__version__
+            out[mod] = importlib.import_module(mod).__version__
         except Exception:  # an engine that is not installed is simply not listed
             continue
     return out

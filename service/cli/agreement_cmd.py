@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from service.cli.common import emit_json, err_console, fail
+from service.cli.common import emit_json, err_console, fail, positive_ints
 
 if TYPE_CHECKING:  # pandas and predictors.agreement load in the command, not at CLI start-up
     import pandas as pd
@@ -172,6 +172,11 @@ def agreement(
     from predictors.agreement import AgreementTester, AgreementWarning
     from predictors.names import match_report, normalise_names
 
+    size_list = positive_ints("--sizes", sizes)
+    if n_exps < 1:
+        fail(f"--n-exps: {n_exps} must be at least 1")
+    if min_appearances is not None and min_appearances < 1:
+        fail(f"--min-appearances: {min_appearances} must be at least 1")
     if data is None:
         from db.config import get_settings
 
@@ -184,10 +189,6 @@ def agreement(
         scores = read_scores_file(data)
     else:
         fail(f"--data {data}: no such file or directory")
-    try:
-        size_list = [int(s) for s in sizes.split(",") if s.strip()]
-    except ValueError:
-        fail(f"--sizes {sizes!r}: expected comma-separated integers")
     scores, kept_apart = normalise_names(scores)
     names = match_report(scores, kept_apart=kept_apart)
     if pair is not None:

@@ -64,8 +64,9 @@ def add(
             enabled=not disabled,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        fail(f"{'.'.join(str(p) for p in first['loc']) or 'schedule'}: {first['msg']}")
+        from service.schemas import validation_summary
+
+        fail(validation_summary(exc, limit=1))
     with transaction(_engine()) as session:
         if session.scalar(select(Schedule.id).where(Schedule.name == name)):
             fail(f"schedule {name!r} already exists")

@@ -1,8 +1,16 @@
-"""``capcast serve``: the REST API and the dashboard on one port."""
+"""``capcast serve``: the REST API and the dashboard on one port.
+
+On SIGTERM (or Ctrl-C) uvicorn stops accepting, gives running requests
+:data:`GRACEFUL_SHUTDOWN_S` to finish, then cancels them; the app's shutdown kills the fits still
+running, so the server is gone within seconds whatever a request asked for.
+"""
 
 from __future__ import annotations
 
 import typer
+
+#: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
+GRACEFUL_SHUTDOWN_S = 3
 
 
 def serve(
@@ -24,4 +32,5 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=log_level,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )

@@ -32,6 +32,9 @@ def worker(
 ) -> None:
     """Claim jobs from the database and run them; SIGTERM finishes or releases the job in hand.
 
+    Payload paths must resolve inside CAPCAST_JOB_PATHS (default: the data, cache and working
+    directories); a job failure's traceback is logged here, the job row keeps one line and its id.
+
     Several workers (on several machines) can share one PostgreSQL database: claims use
     FOR UPDATE SKIP LOCKED, and a worker that dies loses its lease so another resumes its job.
     """
@@ -62,7 +65,11 @@ def worker(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    err_console.print(f"worker {config.name}: {concurrency} slot(s), lease {lease_seconds:g}s")
+    roots = ", ".join(str(r) for r in w.roots)
+    err_console.print(
+        f"worker {config.name}: {concurrency} slot(s), lease {lease_seconds:g}s, "
+        f"job paths inside: {roots}"
+    )
     n = w.run()
     engine.dispose()
     err_console.print(f"worker {config.name}: stopped after {n} job(s)")

@@ -1,5 +1,12 @@
-"""Dashboard routes. They need the read scope like the API (unless reads are public); a browser
-passes the key once as ``?key=...`` and keeps it in an HTTP-only cookie for later pages."""
+"""Dashboard routes. They need the read scope like the API (unless reads are public).
+
+A browser signs in once: the form at ``/dashboard/login`` posts the key in the body, or a link
+carries ``?key=...``, which is answered with a 303 to the same address without it (so the key
+leaves the address bar and history). Either way the key is kept in an HttpOnly, SameSite=Strict
+cookie (Secure over https) scoped to ``/dashboard``; ``POST /dashboard/logout`` clears it. A page
+asked for without a working key answers the sign-in form with a 401, not a JSON error. Pages
+only read: a forecast they draw is computed, never stored (POST /v1/forecasts stores).
+"""
 
 from __future__ import annotations
 
@@ -8,37 +15,222 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from db.models import ApiKey
 from service import analysis
-from service.auth import COOKIE_NAME, ReadKey
+from service.auth import COOKIE_NAME, authenticate, token_from
 from service.dashboard.plots import density_svg, heatmap_svg
 from service.dashboard.scaling import default_methods, default_target, final_rows, scaling_view
-from service.deps import SessionDep
+from service.deps import SessionDep, SettingsDep
 from service.errors import ApiError
 from service.forecasting import jsonable
-from service.schemas import NO_NUL, AgreementQuery, DensingQuery, ForecastQuery, Target
+from service.schemas import (
+    NO_NUL,
+    AgreementQuery,
+    DensingQuery,
+    ForecastQuery,
+    Target,
+    validation_summary,
+)
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 Text = Annotated[str | None, Query(max_length=300, pattern=NO_NUL)]
 Number = Annotated[str | None, Query(max_length=40, pattern=NO_NUL)]
+HOME = "/dashboard"
 
 
-def _page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status)
-    key = request.query_params.get("key")
-    if key:
-        response.set_cookie(COOKIE_NAME, key, httponly=True, samesite="strict")
+# -- signing in ----------------------------------------------------------------------------------
+
+
+class _SignIn(Exception):
+    """The page cannot be shown: answer the sign-in form (401), forgetting a stale cookie."""
+
+    def __init__(self, error: str | None = None, *, forget: bool = False) -> None:
+        super().__init__(error)
+        self.error, self.forget = error, forget
+
+
+class _SignedIn(Exception):
+    """A ``?key=`` link worked: set the cookie and send the browser to the address without it."""
+
+    def __init__(self, token: str, location: str) -> None:
+        super().__init__(location)
+        self.token, self.location = token, location
+
+
+class DashboardRoute(APIRoute):
+    """Turns the sign-in signals raised by :func:`dashboard_key` into HTML answers."""
+
+    def get_route_handler(self):  # type: ignore[no-untyped-def]
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _SignedIn as done:
+                return _signed_in(request, done.token, done.location)
+            except _SignIn as need:
+                return _login_page(request, need.error, forget=need.forget)
+
+        return route
+
+
+router = APIRouter(prefix=HOME, include_in_schema=False, route_class=DashboardRoute)
+
+
+def _here(request: Request) -> str:
+    """This page's path and query without ``key``: relative, so no Host header is trusted."""
+    url = request.url.remove_query_params("key")
+    return url.path + (f"?{url.query}" if url.query else "")
+
+
+def _safe_next(target: str | None) -> str:
+    """A dashboard path to go to after signing in; anything else (another site) is home."""
+    if not target or not target.startswith(HOME) or "\\" in target or "//" in target:
+        return HOME
+    if target.startswith(f"{HOME}/log"):  # the sign-in and sign-out pages themselves
+        return HOME
+    return target if target[len(HOME) : len(HOME) + 1] in ("", "/", "?") else HOME
+
+
+def _set_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        path=HOME,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _signed_in(request: Request, token: str, location: str) -> Response:
+    response = RedirectResponse(_safe_next(location), status_code=303)
+    _set_cookie(request, response, token)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
+def _login_page(
+    request: Request,
+    error: str | None,
+    *,
+    forget: bool = False,
+    status: int = 401,
+    next_url: str | None = None,
+) -> HTMLResponse:
+    """The sign-in form; after signing in, the browser goes to ``next_url`` (default: here)."""
+    context = {"error": error, "next": _safe_next(next_url or _here(request))}
+    response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="capcast dashboard"'
+    if forget:
+        _forget(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _forget(response: Response) -> None:
+    response.delete_cookie(COOKIE_NAME, path=HOME, httponly=True, samesite="strict")
+
+
+def _key_from_link(request: Request, session: SessionDep) -> None:
+    """A ``?key=`` in the address: sign in with it and redirect to the address without it."""
+    token = request.query_params.get("key")
+    if token is None or request.method != "GET":
+        return
+    try:
+        authenticate(request, session, token, "read")
+    except HTTPException:
+        raise _SignIn("that key is not valid: unknown, revoked or expired") from None
+    raise _SignedIn(token, _here(request))
+
+
+def dashboard_key(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ApiKey | None:
+    """The read key of a dashboard request (header or cookie); the sign-in form otherwise."""
+    _key_from_link(request, session)
+    token = token_from(request)
+    if token is None:
+        if settings.public_reads:
+            return None
+        raise _SignIn()
+    try:
+        return authenticate(request, session, token, "read")
+    except HTTPException:
+        message = "your key no longer works (revoked or expired): sign in again"
+        raise _SignIn(message, forget=True) from None
+
+
+DashboardKey = Annotated[ApiKey | None, Depends(dashboard_key)]
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from this site (or from a client that sends no Origin, like curl)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, session: SessionDep) -> Response:
+    """The sign-in form (a ``?key=`` link signs in and goes on to ``next``)."""
+    token, target = request.query_params.get("key"), request.query_params.get("next")
+    if token is not None:
+        try:
+            authenticate(request, session, token, "read")
+        except HTTPException:
+            message = "that key is not valid: unknown, revoked or expired"
+            return _login_page(request, message, next_url=target or HOME)
+        return _signed_in(request, token, target or HOME)
+    return _login_page(request, None, status=200, next_url=target or HOME)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[str, Form(max_length=300)] = "",
+    next: Annotated[str, Form(max_length=2000)] = HOME,
+) -> Response:
+    """Sign in with the key in the form body; the cookie then carries it to every page."""
+    if not _same_origin(request):
+        message = "sign-in refused: the form was posted from another site"
+        return _login_page(request, message, status=403, next_url=next)
+    try:
+        authenticate(request, session, key.strip(), "read")
+    except HTTPException:
+        message = "that key is not valid: unknown, revoked or expired"
+        return _login_page(request, message, next_url=next)
+    return _signed_in(request, key.strip(), next)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """Forget the key: the cookie is cleared and the sign-in form shown."""
+    response = RedirectResponse(f"{HOME}/login", status_code=303)
+    if _same_origin(request):
+        _forget(response)
+    return response
+
+
+def _page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
 @router.get("", response_class=HTMLResponse)
-def index(request: Request, session: SessionDep, _: ReadKey) -> HTMLResponse:
+def index(request: Request, session: SessionDep, _: DashboardKey) -> HTMLResponse:
     rows = session.execute(
         text(
             "SELECT family, benchmark, metric, COUNT(DISTINCT model) AS n_models, COUNT(*) AS n_rows"
@@ -66,7 +258,7 @@ def _float(value: str | None, name: str) -> float | None:
 def scaling(
     request: Request,
     session: SessionDep,
-    _: ReadKey,
+    _: DashboardKey,
     benchmark: Annotated[str, Query(min_length=1, max_length=300, pattern=NO_NUL)],
     family: Text = None,
     metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "acc",
@@ -90,7 +282,10 @@ def scaling(
             target = default_target(
                 final_rows(service.observations(session, probe), benchmark, metric)
             )
-        base = probe.model_copy(update={"target": target, "fit": fit or None})
+        # validated like a POST body: a fit filter outside the language is a 422 page
+        base = ForecastQuery.model_validate(
+            {**probe.model_dump(), "target": target.model_dump(), "fit": fit or None}
+        )
         context.update(
             query=base,
             target=target,
@@ -100,7 +295,7 @@ def scaling(
         context.update(query=_plain(benchmark, metric, family), error=str(exc.detail))
         return _page(request, "scaling.html", context, status=exc.status_code)
     except ValidationError as exc:
-        context.update(query=_plain(benchmark, metric, family), error=str(exc))
+        context.update(query=_plain(benchmark, metric, family), error=validation_summary(exc))
         return _page(request, "scaling.html", context, status=422)
     return _page(request, "scaling.html", context)
 
@@ -113,7 +308,7 @@ def _plain(benchmark: str, metric: str, family: str | None) -> dict:
 def agreement_page(
     request: Request,
     session: SessionDep,
-    _: ReadKey,
+    _: DashboardKey,
     metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "acc",
     family: Text = None,
     benchmarks: Annotated[str | None, Query(max_length=5000, pattern=NO_NUL)] = None,
@@ -150,7 +345,7 @@ def agreement_page(
 def densing_page(
     request: Request,
     session: SessionDep,
-    _: ReadKey,
+    _: DashboardKey,
     reference_family: Text = None,
     benchmark: Text = None,
     metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "acc",

@@ -17,7 +17,8 @@ import threading
 from typing import Any
 
 from db.session import session_factory
-from service.jobs.worker import JobContext, JobInterrupted
+from service.jobs.context import JobContext, JobInterrupted
+from service.jobs.schemas import check_engine_opts
 
 #: Write progress at most this often (seconds): it also renews the lease, which is cheap.
 PROGRESS_EVERY = 0.5
@@ -94,6 +95,7 @@ def evaluate(ctx: JobContext) -> dict[str, Any]:
     missing = [k for k in ("model_path", "task_path", "mode") if not p.get(k)]
     if missing:
         raise ValueError(f"evaluation job {ctx.job.id}: payload lacks {', '.join(missing)}")
+    check_engine_opts(p)  # as the API does: a payload written into the table directly too
     ctx.progress(0.0, stage="loading engine")
     kwargs: dict[str, Any] = {
         "session_factory": session_factory(ctx.engine),

@@ -1,7 +1,8 @@
 """Job kinds: what a worker does with each ``job.kind``. Handlers return the job's ``result``.
 
 Heavy parts (vLLM, Ray, importers, predictors) are imported inside the handler so a worker that
-only runs light jobs starts fast.
+only runs light jobs starts fast. Handlers see the job through :class:`JobContext` only (they never
+import the worker). A payload's paths were checked against the job roots before the handler runs.
 """
 
 from __future__ import annotations
@@ -10,20 +11,21 @@ import os
 import time
 from typing import Any
 
-from service.jobs.worker import Handler, JobContext
+from service.jobs.context import Handler, JobContext
+from service.jobs.failures import JobInputError, TransientJobError
 
 
 def run_sleep(ctx: JobContext) -> dict[str, Any]:
     """A cheap job for health checks, tests and benchmarks.
 
     Payload: ``seconds`` (default 0), ``steps`` (progress writes, default 1), ``fail_attempts``
-    (fail the first N attempts, to exercise retries) and ``record`` (a file that gets one line
+    (fail the first N attempts with a transient error, to exercise retries) and ``record`` (a file that gets one line
     ``job_id worker attempt`` per completed run, appended atomically: proof of exactly-once).
     """
     p = ctx.payload
     seconds, steps = float(p.get("seconds", 0.0)), max(1, int(p.get("steps", 1)))
     if ctx.job.attempts <= int(p.get("fail_attempts", 0)):
-        raise RuntimeError(f"sleep job asked to fail attempt {ctx.job.attempts}")
+        raise TransientJobError(f"sleep job asked to fail attempt {ctx.job.attempts}")
     for step in range(steps):
         if seconds:
             time.sleep(seconds / steps)
@@ -62,15 +64,22 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
 
     source, path = ctx.payload.get("source"), ctx.payload.get("path")
     if source not in IMPORT_SOURCES or not path:
-        raise ValueError(
-            f"import job needs payload.source in {IMPORT_SOURCES} and payload.path; "
-            f"got {ctx.payload!r}"
+        raise JobInputError(
+            f"an import job needs payload.source (one of {', '.join(IMPORT_SOURCES)}) "
+            f"and payload.path; got source {source!r}"
         )
     if source == "observations":
         df = observations.read_observations(path)
     else:
-        module = __import__(f"db.importers.{source}", fromlist=["_"])
-        df = getattr(module, f"{source}_observations")(path)
+        from db.importers import epoch, gadre, pythia, sloth
+
+        readers = {
+            "gadre": gadre.gadre_observations,
+            "pythia": pythia.pythia_observations,
+            "sloth": sloth.sloth_observations,
+            "epoch": epoch.epoch_observations,
+        }
+        df = readers[source](path)
     ctx.progress(0.5, stage="loading", rows=len(df))
     with transaction(ctx.engine) as session:
         report = loader.load_observations(session, df, source=str(ctx.payload.get("tag", source)))

@@ -244,16 +244,18 @@ def fail(
     worker_id: str,
     error: str,
     *,
+    retry: bool = True,
     backoff_base: float = 10.0,
     backoff_cap: float = 900.0,
 ) -> str:
     """Record a failed attempt: re-queue with backoff, or ``failed`` once attempts are spent.
 
+    ``retry=False`` fails it at once (bad input gives the same answer on every attempt).
     Returns the new status (or ``"lost"`` if the lease had already passed to another worker).
     """
     error = error[-ERROR_MAX_CHARS:]
     now = utcnow()
-    if job.attempts < job.max_attempts:
+    if retry and job.attempts < job.max_attempts:
         delay = backoff_seconds(job.attempts, base=backoff_base, cap=backoff_cap)
         values = {
             "status": "queued",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,13 +38,56 @@ DEDUPE_KEY_MAX = 300
 SCHEDULE_KINDS = ("cron", "watch")
 
 
+#: Cron fields in order (the sixth, seconds, comes last) with the range croniter accepts.
+CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+    ("second", 0, 59),
+)
+
+
+def _field_problem(text: str, name: str, low: int, high: int) -> str:
+    """Why croniter refused one field: a number out of range, a zero step, or its syntax."""
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and (not step.isdigit() or int(step) == 0):
+            return f"{name} step {step!r} must be a whole number >= 1"
+        for number in re.findall(r"\d+", base):
+            if not low <= int(number) <= high:
+                return f"{name} {number} not in {low}-{high}"
+    return f"{name} field {text!r} is not valid"
+
+
 def validate_cron(expr: str) -> str:
-    """Return ``expr`` if croniter accepts it; a clear ValueError otherwise."""
-    if not croniter.is_valid(expr):
+    """Return ``expr`` if croniter accepts it; else a ValueError naming the field at fault.
+
+    Each field is checked alone (the others set to ``*``), so ``61 3 * * *`` says
+    ``minute 61 not in 0-59`` rather than only that the expression is invalid.
+    """
+    text = expr.strip()
+    prefix = f"invalid cron expression {expr!r}"
+    if text.startswith("@"):
+        if croniter.is_valid(text):
+            return expr
         raise ValueError(
-            f"invalid cron expression {expr!r}: expected 5 fields (min hour day month weekday) "
-            "or 6 with seconds last"
+            f"{prefix}: unknown shorthand (use @yearly, @monthly, @weekly, @daily, @hourly)"
         )
+    fields = text.split()
+    if len(fields) not in (5, 6):
+        raise ValueError(
+            f"{prefix}: expected 5 fields (minute hour day-of-month month day-of-week) "
+            f"or 6 with seconds last, got {len(fields)}"
+        )
+    for i, field_text in enumerate(fields):
+        probe = ["*"] * len(fields)
+        probe[i] = field_text
+        if not croniter.is_valid(" ".join(probe)):
+            raise ValueError(f"{prefix}: {_field_problem(field_text, *CRON_FIELDS[i])}")
+    if not croniter.is_valid(text):
+        raise ValueError(f"{prefix}: croniter refuses this combination of fields")
     return expr
 
 

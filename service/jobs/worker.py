@@ -16,27 +16,22 @@ import os
 import socket
 import threading
 import time
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import session_factory
 from service.jobs import queue
+from service.jobs.context import Handler, JobContext, JobInterrupted
+from service.jobs.failures import JobInputError, describe
+from service.jobs.handlers import HANDLERS
+from service.jobs.paths import check_payload_paths, job_roots
 from service.jobs.queue import ClaimedJob
 
+__all__ = ["Handler", "JobContext", "JobInterrupted", "Worker", "WorkerConfig"]
+
 log = logging.getLogger("capcast.worker")
-
-
-class JobInterrupted(Exception):
-    """Raised inside a job at a checkpoint when it must stop; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason  # "cancelled" | "stopping" | "lease_lost"
 
 
 @dataclass
@@ -53,55 +48,8 @@ class WorkerConfig:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     #: PostgreSQL: wake on LISTEN/NOTIFY instead of waiting out the poll interval.
     listen: bool = True
-
-
-class JobContext:
-    """What a handler gets: the payload, progress reporting and cancellation checkpoints."""
-
-    def __init__(self, job: ClaimedJob, *, worker: Worker, worker_id: str) -> None:
-        self.job = job
-        self.payload = job.payload
-        self.worker_id = worker_id
-        self.engine: Engine = worker.engine
-        self.session_factory: sessionmaker[Session] = worker.sessions
-        self._worker = worker
-        self.cancel_requested = threading.Event()
-        self.lease_lost = threading.Event()
-
-    @property
-    def should_stop(self) -> bool:
-        return self.cancel_requested.is_set() or self.lease_lost.is_set() or self._worker.stopping
-
-    def checkpoint(self) -> None:
-        """Raise :class:`JobInterrupted` if the job was cancelled, lost or the worker is stopping."""
-        if self.lease_lost.is_set():
-            raise JobInterrupted("lease_lost")
-        if self.cancel_requested.is_set():
-            raise JobInterrupted("cancelled")
-        if self._worker.stopping:
-            raise JobInterrupted("stopping")
-
-    def progress(self, fraction: float, **detail: Any) -> None:
-        """Write progress (0..1 plus a detail dict) to the job row, then act as a checkpoint."""
-        state = queue.renew(
-            self.engine,
-            self.job.id,
-            self.worker_id,
-            lease_seconds=self._worker.config.lease_seconds,
-            progress=fraction,
-            progress_detail=detail or None,
-        )
-        self._note(state)
-        self.checkpoint()
-
-    def _note(self, state: queue.LeaseState) -> None:
-        if not state.held:
-            self.lease_lost.set()
-        elif state.cancel_requested:
-            self.cancel_requested.set()
-
-
-Handler = Callable[[JobContext], dict[str, Any] | None]
+    #: Directories payload paths must resolve inside; None: ``CAPCAST_JOB_PATHS`` (or its default).
+    job_roots: tuple[Path, ...] | None = None
 
 
 class _Heartbeat(threading.Thread):
@@ -124,7 +72,7 @@ class _Heartbeat(threading.Thread):
             except Exception:  # a database blip: try again next beat; the lease has slack
                 log.exception("lease renewal of job %s failed", self.ctx.job.id)
                 continue
-            self.ctx._note(state)
+            self.ctx.note(state)
             if not state.held:
                 return
 
@@ -165,11 +113,15 @@ class Worker:
         config: WorkerConfig | None = None,
         handlers: dict[str, Handler] | None = None,
     ) -> None:
-        from service.jobs.handlers import HANDLERS
-
         self.engine = engine
         self.sessions = session_factory(engine)
         self.config = config or WorkerConfig()
+        if self.config.job_roots is None:
+            from db.config import get_settings
+
+            self.roots = job_roots(get_settings())
+        else:
+            self.roots = tuple(self.config.job_roots)
         self.handlers = dict(HANDLERS if handlers is None else handlers)
         if engine.dialect.name == "sqlite" and self.config.concurrency > 1:
             raise ValueError(
@@ -248,27 +200,37 @@ class Worker:
 
     def run_job(self, job: ClaimedJob, worker_id: str) -> str:
         """Run one claimed job to an outcome written on its row; returns that outcome."""
-        ctx = JobContext(job, worker=self, worker_id=worker_id)
+        ctx = JobContext(
+            job,
+            engine=self.engine,
+            sessions=self.sessions,
+            worker_id=worker_id,
+            lease_seconds=self.config.lease_seconds,
+            stopping=lambda: self.stopping,
+        )
         beat = _Heartbeat(ctx, self.config.lease_seconds)
         beat.start()
         log.info("job %s (%s) attempt %d on %s", job.id, job.kind, job.attempts, worker_id)
         try:
             handler = self.handlers.get(job.kind)
             if handler is None:
-                raise LookupError(
-                    f"unknown job kind {job.kind!r}; known: {', '.join(sorted(self.handlers))}"
-                )
+                known = ", ".join(sorted(self.handlers))
+                raise JobInputError(f"unknown job kind {job.kind!r}; known: {known}")
+            # the payload may have been written into the table directly: check its paths again
+            check_payload_paths(job.kind, job.payload, self.roots)
             result = handler(ctx)
         except JobInterrupted as stop:
             outcome = self._interrupted(ctx, stop.reason)
-        except Exception:
-            error = traceback.format_exc()
-            log.warning("job %s failed:\n%s", job.id, error)
+        except Exception as exc:
+            failure = describe(exc)
+            # the traceback stays in this log; the row gets one line with the same error id
+            log.error("job %s failed (%s): %s", job.id, failure.kind, failure.message, exc_info=exc)
             outcome = queue.fail(
                 self.engine,
                 job,
                 worker_id,
-                error,
+                failure.message,
+                retry=failure.retry,
                 backoff_base=self.config.backoff_base,
                 backoff_cap=self.config.backoff_cap,
             )

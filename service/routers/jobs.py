@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from db.models import Job
 from service.auth import ReadKey, WriteKey
-from service.deps import SessionDep
+from service.deps import SessionDep, SettingsDep
 from service.errors import AUTH_ERROR_RESPONSES, ApiError
 from service.jobs import queue
+from service.jobs.paths import PathRefused, check_payload_paths, job_roots
 from service.jobs.schemas import JobCreate, JobKind, JobProgress, JobPublic, JobStatus
 from service.paging import PageDep, paginate
 from service.schemas import INT32_MAX, Page
@@ -32,7 +33,14 @@ def _get(session: SessionDep, job_id: int) -> Job:
 
 
 @router.post("", status_code=201, response_model=JobPublic)
-def create_job(body: JobCreate, session: SessionDep, _: WriteKey) -> JobPublic:
+def create_job(
+    body: JobCreate, session: SessionDep, settings: SettingsDep, _: WriteKey
+) -> JobPublic:
+    """Queue a job; every path in its payload must resolve inside the job roots."""
+    try:
+        check_payload_paths(body.kind, body.payload, job_roots(settings), prefix="body.payload")
+    except PathRefused as exc:
+        raise ApiError(422, str(exc), where=exc.field) from None
     job_id = queue.enqueue(
         session,
         kind=body.kind,

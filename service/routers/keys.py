@@ -1,4 +1,5 @@
-"""API keys (admin scope): create one (the token is shown once), list them, revoke one."""
+"""API keys (admin scope): create one (the token is shown once, an expiry optional), list them
+(with expiry and last use), revoke one."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ router = APIRouter(prefix="/keys", tags=["keys"], responses=AUTH_ERROR_RESPONSES
 
 @router.post("", status_code=201, response_model=KeyCreated)
 def create(body: KeyCreate, session: SessionDep, _: AdminKey) -> KeyCreated:
-    key, token = create_key(session=session, name=body.name, scopes=list(body.scopes))
+    """Create a key; the token is in this answer only (stored hashed). ``expires_at`` is optional."""
+    key, token = create_key(
+        session=session, name=body.name, scopes=list(body.scopes), expires_at=body.expires_at
+    )
     return KeyCreated(**KeyPublic.model_validate(key).model_dump(), token=token)
 
 

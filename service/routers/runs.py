@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import math
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -147,12 +149,31 @@ def export_run(run_id: RunId, session: SessionDep, _: ReadKey, format: Format = 
     return _export(session, select(EvalRun.id).where(EvalRun.id == run_id), format, f"run-{run_id}")
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null at any depth (JSON has no spelling for them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _estimates_json(value: dict[str, Any] | None) -> str | None:
+    """One row's estimates as a JSON object, readable by any CSV consumer with a JSON parser."""
+    if value is None:
+        return None
+    return json.dumps(_finite(value), sort_keys=True, allow_nan=False, default=str)
+
+
 def _export(session: Session, run_ids: Select[Any], fmt: str, stem: str) -> Response:
     rows = session.execute(_results_stmt(run_ids).limit(MAX_EXPORT_ROWS)).all()
     frame = pd.DataFrame(
         [_result_public(*r).model_dump() for r in rows], columns=list(ItemResultPublic.model_fields)
     )
-    frame["estimates"] = frame["estimates"].map(lambda v: None if v is None else str(v))
+    # a JSON object per row (a Python repr would need Python to read back); NaN becomes null
+    frame["estimates"] = frame["estimates"].map(_estimates_json)
     buffer = io.BytesIO()
     if fmt == "csv":
         frame.to_csv(buffer, index=False)

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from sqlalchemy import select
 
+from db.config import Settings
 from db.models import Schedule
 from service.auth import ReadKey, WriteKey
-from service.deps import SessionDep
+from service.deps import SessionDep, SettingsDep
 from service.errors import AUTH_ERROR_RESPONSES, ApiError
+from service.jobs.paths import PathRefused, check_path, check_payload_paths, job_roots
 from service.jobs.schemas import ScheduleCreate, SchedulePublic, ScheduleUpdate, check_payload
 from service.paging import PageDep, paginate
 from service.schemas import INT32_MAX, Page
@@ -26,8 +28,26 @@ def _get(session: SessionDep, schedule_id: int) -> Schedule:
     return schedule
 
 
+def _check_paths(
+    settings: Settings, job_kind: str, payload: dict | None, watch_path: str | None
+) -> None:
+    """422 for a watched directory or a payload path outside the job roots (CLI: any local path)."""
+    roots = job_roots(settings)
+    try:
+        if watch_path is not None:
+            check_path(watch_path, "body.watch_path", roots)
+        if payload:
+            check_payload_paths(job_kind, payload, roots, prefix="body.job_payload")
+    except PathRefused as exc:
+        raise ApiError(422, str(exc), where=exc.field) from None
+
+
 @router.post("", status_code=201, response_model=SchedulePublic)
-def create_schedule(body: ScheduleCreate, session: SessionDep, _: WriteKey) -> SchedulePublic:
+def create_schedule(
+    body: ScheduleCreate, session: SessionDep, settings: SettingsDep, _: WriteKey
+) -> SchedulePublic:
+    """Create a schedule; its watched directory and payload paths must lie inside the job roots."""
+    _check_paths(settings, body.job_kind, body.job_payload, body.watch_path)
     if session.scalar(select(Schedule.id).where(Schedule.name == body.name)):
         raise ApiError(409, f"schedule {body.name!r} already exists", where="body.name")
     schedule = Schedule(**body.model_dump())
@@ -49,7 +69,11 @@ def read_schedule(schedule_id: ScheduleId, session: SessionDep, _: ReadKey) -> S
 
 @router.patch("/{schedule_id}", response_model=SchedulePublic)
 def update_schedule(
-    schedule_id: ScheduleId, body: ScheduleUpdate, session: SessionDep, _: WriteKey
+    schedule_id: ScheduleId,
+    body: ScheduleUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: WriteKey,
 ) -> SchedulePublic:
     schedule = _get(session, schedule_id)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
@@ -60,6 +84,7 @@ def update_schedule(
             )
         except ValueError as exc:
             raise ApiError(422, str(exc), where="body.job_payload") from None
+    _check_paths(settings, schedule.job_kind, changes.get("job_payload"), changes.get("watch_path"))
     for field, value in changes.items():
         setattr(schedule, field, value)
     session.flush()

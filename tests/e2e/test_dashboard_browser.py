@@ -68,8 +68,13 @@ def test_dashboard_scaling_plot_in_chromium(tmp_path: Path, shared_data: Path) -
     with live_server(url, log) as base:
         page = (f"{base}/dashboard/scaling?family=gadre-rpj&benchmark=avg17&metric=err"
                 f"&methods=gadre,exponential&key={key}")  # fmt: skip
-        warm = httpx.get(page, timeout=300)  # the first view fits; the browser then gets the cache
+        # a one-time ?key= link: 303 to the page without it, the key kept in an HttpOnly cookie
+        # (chromium follows it the same way)
+        signed_in = httpx.get(page, timeout=60)
+        assert signed_in.status_code == 303 and key not in signed_in.headers["location"]
+        warm = httpx.get(page, timeout=300, follow_redirects=True)  # the first view fits
         assert warm.status_code == 200, warm.text[:2000]
+        assert [r.status_code for r in warm.history] == [303]
         dom = _chromium(tmp_path, "--dump-dom", page)
         assert dom.returncode == 0, dom.stderr[-2000:]
         html = dom.stdout

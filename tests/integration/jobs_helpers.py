@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,17 +30,34 @@ def proc_env(db_url: str) -> dict[str, str]:
     return env
 
 
-def start(db_url: str, args: list[str], log: Path) -> subprocess.Popen:
-    """Start ``capcast ARGS`` with stdout+stderr to ``log``."""
+def start(
+    db_url: str, args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start ``capcast ARGS`` with stdout+stderr to ``log`` (``env`` adds variables)."""
     out = log.open("wb")
     return subprocess.Popen(
-        [*CAPCAST, *args], cwd=ROOT, env=proc_env(db_url), stdout=out, stderr=subprocess.STDOUT
+        [*CAPCAST, *args],
+        cwd=ROOT,
+        env={**proc_env(db_url), **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
 
 
-def start_worker(db_url: str, tmp: Path, name: str, *extra: str) -> subprocess.Popen:
+def job_paths_env(*roots: Path | str) -> dict[str, str]:
+    """``CAPCAST_JOB_PATHS`` allowing ``roots`` (tests keep their files under tmp_path)."""
+    return {"CAPCAST_JOB_PATHS": json.dumps([str(r) for r in roots])}
+
+
+def start_worker(
+    db_url: str, tmp: Path, name: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A worker whose payload paths may lie under ``tmp`` and in the tiny-model directory."""
+    from evals.testing import DEFAULT_DIR
+
     args = ["worker", "--name", name, "--poll-seconds", "0.05", "--backoff-seconds", "0", *extra]
-    return start(db_url, args, tmp / f"{name}.log")
+    env = {**job_paths_env(tmp, DEFAULT_DIR), **(env or {})}
+    return start(db_url, args, tmp / f"{name}.log", env=env)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
@@ -112,8 +130,6 @@ def stored_results(engine: Engine, run_id: int | None = None) -> dict[str, tuple
 
 def arithmetic_task(path: Path, n_items: int) -> Path:
     """A generative task of ``n_items`` sums, native JSONL."""
-    import json
-
     lines = [
         json.dumps(
             {

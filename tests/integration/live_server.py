@@ -37,12 +37,15 @@ def make_key(db_url: str, *scopes: str, name: str = "test") -> str:
 
 
 @contextmanager
-def live_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
-    """Serve the app on ``db_url``; yield its base URL; stop it (SIGTERM) afterwards."""
+def live_server(db_url: str, log: Path, *, log_level: str = "warning", **env: str) -> Iterator[str]:
+    """Serve the app on ``db_url``; yield its base URL; stop it (SIGTERM) afterwards.
+
+    ``log_level="info"`` also writes uvicorn's access log (one line per request) to ``log``.
+    """
     port = free_port()
     environ = {**os.environ, "CAPCAST_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT), **env}
     cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -132,8 +132,8 @@ def test_forecast_errors_say_what_and_where(server) -> None:
         query = {"method": "exponential", "benchmark": "task_00", "target": {"flops": 1e21}}
         cases = [
             ({"method": "crystal_ball"}, "body.method", "unknown method 'crystal_ball'"),
-            ({"params": {"n_bootstrap": -1}}, "body", "n_bootstrap"),
-            ({"params": {"colour": "red"}}, "body.params", "bad parameters"),
+            ({"params": {"n_bootstrap": -1}}, "body.params", "n_bootstrap=-1 outside [0, 10000]"),
+            ({"params": {"colour": "red"}}, "body.params", "has no parameter(s) ['colour']"),
             ({"benchmark": "nope"}, "body.benchmark", "no observations of nope/acc"),
             ({"fit": "__import__('os').system('true')"}, "body.fit", "Call is not allowed"),
             ({"fit": "weight > 3"}, "body.fit", "unknown column 'weight'"),

@@ -102,7 +102,7 @@ def test_rest_forecast_fits_cod_on_item_results(db_url, tmp_path: Path):
     direct = CODForecaster(benchmark="synthetic", **COD_PARAMS).fit(fit).predict(target)[0]
     log = tmp_path / "server.log"
     with live_server(db_url, log) as base:
-        key = make_key(db_url, "read")
+        key = make_key(db_url, "forecast")  # computing and storing needs the forecast scope
         body = {
             "method": "cod", "benchmark": "synthetic", "metric": "pass_rate",
             "family": "cod-ladder", "fit": "model != 'm5'", "params": COD_PARAMS,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
+from db.config import get_settings
 from db.models import Forecast, Job, Measurement
 from db.session import transaction
 from service.jobs import queue
@@ -23,6 +25,15 @@ def _ladder_csv(path: Path, sizes: list[float]) -> Path:
         lines.append(f"m{n:.0e},lad,{n},{n},{20 * n},{flops},,,bench,acc,{acc:.6f}\n")
     path.write_text("".join(lines))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _job_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The worker reads files under tmp_path only if it is a job root."""
+    monkeypatch.setenv("CAPCAST_JOB_PATHS", str(tmp_path))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _run(engine, kind: str, payload: dict) -> Job:
@@ -71,5 +82,5 @@ def test_bad_import_fails_with_the_importers_message(db_engine, tmp_path: Path) 
     job = _run(db_engine, "import", {"source": "observations", "path": str(bad)})
     assert job.status == "failed" and job.attempts == 1
     assert "bad.csv" in job.error and "n_params" in job.error
-    job = _run(db_engine, "import", {"source": "nope", "path": "x"})
+    job = _run(db_engine, "import", {"source": "nope", "path": str(tmp_path / "x")})
     assert job.status == "failed" and "payload.source" in job.error

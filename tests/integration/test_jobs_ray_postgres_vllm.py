@@ -55,7 +55,15 @@ def test_ray_eval_job_equals_local_engine_postgres_vllm(
             payload={**payload, "ray_address": ray_address, "ray_actors": 2},
             max_attempts=1,
         )
-    worker = start_worker(empty_db_url, tmp_path, "w0", "--once", "--lease-seconds", "60")
+    worker = start_worker(
+        empty_db_url,
+        tmp_path,
+        "w0",
+        "--once",
+        "--lease-seconds",
+        "60",
+        env={"CAPCAST_RAY_ADDRESSES": ray_address},  # a job may join only a listed cluster
+    )
     try:
         assert worker.wait(600) == 0
     except subprocess.TimeoutExpired:

@@ -16,7 +16,9 @@ EVAL = {"model_path": "/ckpt/step-1000", "task_path": "/tasks/arith.yaml", "mode
 
 
 @pytest.fixture
-def client(db_engine, db_url: str):
+def client(db_engine, db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    # job paths must lie inside the job roots: the fake checkpoint and task directories, tmp_path
+    monkeypatch.setenv("CAPCAST_JOB_PATHS", f"/ckpt:/tasks:{tmp_path}")
     app = create_app(Settings(database_url=db_url))
     with transaction(db_engine) as s:
         _, token = create_key(session=s, name="ci", scopes=["write"])
@@ -85,7 +87,7 @@ def test_schedules_crud(client: TestClient, tmp_path) -> None:
         "name": "ladder",
         "kind": "watch",
         "watch_path": str(tmp_path),
-        "job_payload": {"task_path": "/t.yaml", "mode": "choices"},  # model_path comes per dir
+        "job_payload": {"task_path": "/tasks/t.yaml", "mode": "choices"},  # model_path per dir
     }
     assert client.post("/v1/schedules", json=watch).status_code == 201
     no_path = client.post("/v1/schedules", json={**watch, "name": "y", "watch_path": None})

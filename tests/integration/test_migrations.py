@@ -86,3 +86,57 @@ def test_0002_keeps_results_and_gives_runs_their_checkpoint(empty_db_url: str) -
             assert tuple(conn.execute(text(select_view)).one()) == (100, 20000, 1.2e8, 0.3)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "empty_db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_0003_keeps_jobs_and_schedules_and_never_reuses_a_schedule_id(empty_db_url: str) -> None:
+    """Rows written under 0002 survive 0003 with their links; a deleted schedule's id stays gone.
+
+    On SQLite, 0003 recreates both tables (AUTOINCREMENT): a careless copy would unlink every job
+    from its schedule (ON DELETE SET NULL fires when the old table is dropped).
+    """
+    engine = make_engine(empty_db_url)
+    schedule = (
+        "INSERT INTO schedule (name, kind, cron, job_kind, job_payload, enabled)"
+        " VALUES ('{name}', 'cron', '0 3 * * *', 'import', '{{}}', true)"
+    )
+    job = (
+        "INSERT INTO job (kind, payload, status, priority, attempts, max_attempts,"
+        " cancel_requested, schedule_id, dedupe_key)"
+        " VALUES ('import', '{{}}', 'queued', 0, 0, 3, false, {s}, 'schedule:{s}:{tick}')"
+    )
+    links = "SELECT id, schedule_id FROM job ORDER BY id"
+
+    def insert(conn: object, sql: str, table: str) -> int:
+        conn.execute(text(sql))  # type: ignore[attr-defined]
+        return conn.execute(text(f"SELECT MAX(id) FROM {table}")).scalar()  # type: ignore[attr-defined]
+
+    try:
+        migrate.upgrade(empty_db_url, "0002")
+        with engine.begin() as conn:
+            ids = [insert(conn, schedule.format(name=f"s{i}"), "schedule") for i in (1, 2, 3)]
+            assert ids == [1, 2, 3]
+            for tick, s in (("a", 3), ("b", 3), ("c", 1)):
+                insert(conn, job.format(s=s, tick=tick), "job")
+        migrate.upgrade(empty_db_url)
+        with engine.begin() as conn:
+            assert conn.execute(text(links)).all() == [(1, 3), (2, 3), (3, 1)]
+            assert conn.execute(text("SELECT COUNT(*) FROM schedule")).scalar() == 3
+            conn.execute(text("DELETE FROM schedule WHERE id = 3"))
+            assert conn.execute(text(links)).all() == [(1, None), (2, None), (3, 1)]
+            assert insert(conn, schedule.format(name="after"), "schedule") == 4
+            conn.execute(text("DELETE FROM job WHERE id = 3"))
+            assert insert(conn, job.format(s=4, tick="d"), "job") == 4
+            conn.execute(text("UPDATE api_key SET expires_at = NULL"))  # the column exists
+        migrate.downgrade(empty_db_url, "0002")
+        with engine.begin() as conn:
+            assert conn.execute(text(links)).all() == [(1, None), (2, None), (4, 4)]
+            columns = {c["name"] for c in inspect(conn).get_columns("api_key")}
+            assert "expires_at" not in columns
+        migrate.upgrade(empty_db_url)
+        with engine.begin() as conn:
+            assert conn.execute(text(links)).all() == [(1, None), (2, None), (4, 4)]
+    finally:
+        engine.dispose()

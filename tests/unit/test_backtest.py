@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from predictors.backtest import backtest
+from predictors.filters import parse_filter
 from predictors.laws import exponential_compute
 from predictors.registry import METHODS, make_predictor
 from service.cli import app
@@ -43,7 +44,12 @@ def family(noise: float = 0.0) -> pd.DataFrame:
 
 def test_backtest_rows_and_summary() -> None:
     est = make_predictor("exponential", benchmark="task", n_bootstrap=50)
-    res = backtest(est, family(noise=0.005), fit="n_params < 1e9", predict="n_params > 1e9")
+    res = backtest(
+        est,
+        family(noise=0.005),
+        fit=parse_filter("n_params < 1e9"),
+        predict=parse_filter("n_params > 1e9"),
+    )
     assert list(res.rows.columns) == [
         "model",
         "benchmark",
@@ -70,19 +76,26 @@ def test_backtest_rows_and_summary() -> None:
 
 def test_backtest_refuses_bad_splits() -> None:
     est = make_predictor("sigmoid", benchmark="task")
-    with pytest.raises(ValueError, match="not a valid filter"):
-        backtest(est, family(), fit="no_such_column < 3", predict="n_params > 1e9")
+    f = parse_filter
+    with pytest.raises(ValueError, match="unknown column 'no_such_column'"):
+        backtest(est, family(), fit=f("no_such_column < 3"), predict=f("n_params > 1e9"))
+    with pytest.raises(ValueError, match="lack"):  # a column the parser knows but the rows lack
+        backtest(
+            est, family().drop(columns="flops"), fit=f("flops > 0"), predict=f("n_params > 1e9")
+        )
+    with pytest.raises(TypeError, match="must be a Filter"):  # text is parsed at the boundary
+        backtest(est, family(), fit="n_params < 1e9", predict=f("n_params > 1e9"))  # type: ignore[arg-type]  # deliberately wrong type
     with pytest.raises(ValueError, match="models in both splits"):
-        backtest(est, family(), fit="n_params > 0", predict="n_params > 1e9")
+        backtest(est, family(), fit=f("n_params > 0"), predict=f("n_params > 1e9"))
     with pytest.raises(ValueError, match="no task/acc rows"):
-        backtest(est, family(), fit="n_params < 1e9", predict="n_params < 0")
+        backtest(est, family(), fit=f("n_params < 1e9"), predict=f("n_params < 0"))
 
 
 def test_registry_names_and_errors() -> None:
     assert {"gadre", "ladder", "exponential", "sigmoid", "single_step"} <= set(METHODS)
     with pytest.raises(ValueError, match="unknown method 'magic'; known: "):
         make_predictor("magic")
-    with pytest.raises(ValueError, match="bad parameters"):
+    with pytest.raises(ValueError, match=r"no parameter\(s\) \['wings'\]; accepted: benchmark"):
         make_predictor("sigmoid", benchmark="t", wings=3)
 
 

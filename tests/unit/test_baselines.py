@@ -94,3 +94,36 @@ def test_too_few_models_gives_a_reasoned_nan() -> None:
 def test_bad_parameter_is_named() -> None:
     with pytest.raises(ValueError, match="checkpoints"):
         ExponentialCompute(benchmark="task", checkpoints="some").fit(_obs(np.ones(12) * 0.5, N, D))
+
+
+@pytest.mark.parametrize(
+    ("n_failed", "has_interval"), [(119, False), (41, False), (40, True), (0, True)]
+)
+def test_too_many_failed_resamples_give_no_interval(
+    monkeypatch: pytest.MonkeyPatch, n_failed: int, has_interval: bool
+) -> None:
+    """Issue 13: 119 of 200 failed resamples still reported an interval. Above 20% there is none."""
+    import predictors.baselines as baselines
+    from predictors.laws import BootstrapLaw
+
+    real = baselines.bootstrap_law
+
+    def failing(*args, **kwargs):  # the real refits, then drop n_failed of them
+        boot = real(*args, **kwargs)
+        return BootstrapLaw(params=boot.params[n_failed:], n_failed=n_failed)
+
+    monkeypatch.setattr(baselines, "bootstrap_law", failing)
+    truth = (0.25, 0.85, 0.9, 21.0)
+    acc = sigmoid_log_compute(6 * N * D, *truth) + np.random.default_rng(0).normal(0, 0.01, len(N))
+    f = SigmoidLogCompute(benchmark="task", n_bootstrap=200).fit(_obs(acc, N, D)).predict(BIG)[0]
+    assert math.isfinite(f.point)
+    assert math.isfinite(f.lower) is has_interval and math.isfinite(f.upper) is has_interval
+    assert any(f"{n_failed} of 200 resamples failed" in n for n in f.notes) is (n_failed > 0)
+    assert any("no interval" in n for n in f.notes) is (not has_interval)
+
+
+def test_bootstrap_size_is_capped() -> None:
+    with pytest.raises(ValueError, match=r"n_bootstrap=100000000 outside \[0, 10000\]"):
+        SigmoidLogCompute(benchmark="task", n_bootstrap=100_000_000).fit(
+            _obs(np.ones(12) * 0.5, N, D)
+        )

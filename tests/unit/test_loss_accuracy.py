@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from predictors.filters import FILTER_COLUMNS, parse_filter
 from predictors.laws import gadre_error, gadre_loss
 from predictors.loss_accuracy import GadreChain
 
@@ -78,7 +79,8 @@ def test_intervals_cover_a_new_noisy_measurement_most_of_the_time() -> None:
 
 def test_fit_queries_select_points_and_failures_are_reported() -> None:
     obs = _obs()
-    est = GadreChain(benchmark="avg", loss_fit="n_params < 2e7", n_bootstrap=5).fit(obs)
+    est = GadreChain(benchmark="avg", loss_fit=parse_filter("n_params < 2e7"), n_bootstrap=5)
+    est.fit(obs)
     assert est.loss_fit_.status == "failed"  # 3 points for 4 parameters
     f = est.predict(TARGET)[0]
     assert math.isnan(f.point) and not f.ok
@@ -100,7 +102,12 @@ def test_paper_reproduction_redpajama(shared_data) -> None:
     )
     lf = "(n_params < 5e8 and M == 20) or (n_params < 2e7 and M == 320)"
     ef = lf + " or (n_params > 1e9 and n_params < 2e9 and M == 20)"
-    est = GadreChain(loss_fit=lf, error_fit=ef, n_bootstrap=0).fit(obs)
+    cols = FILTER_COLUMNS | {"M"}
+    est = GadreChain(
+        loss_fit=parse_filter(lf, columns=cols),
+        error_fit=parse_filter(ef, columns=cols),
+        n_bootstrap=0,
+    ).fit(obs)
     assert est.n_fit_points_ == (5, 6)
     tg = obs[
         (obs["benchmark"] == "avg17")

@@ -87,3 +87,24 @@ def test_checkpoint_is_stored_on_the_run_and_its_measurements(db_url: str, task:
             )
         ).all()
     assert steps and set(steps) == {(80, 16_000.0)}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"n": 1_000_000_000}, r"config.n=1000000000 is outside \[1, 100000\]"),
+        ({"k_max": 10_000_001}, r"config.k_max=10000001 is outside"),
+        ({"k_max": 1e4}, "config.k_max must be a whole number"),
+        ({"r": True}, "config.r must be a whole number"),
+        ({"temperature": float("nan")}, "config.temperature must be a finite number"),
+        ({"top_p": 1.5}, r"config.top_p=1.5 is outside \[0, 1\]"),
+        ({"max_tokens": 10**9}, "config.max_tokens"),
+        ({"stride": 0}, "config.stride=0"),
+    ],
+)
+def test_costly_or_malformed_settings_are_refused(config: dict, message: str) -> None:
+    from evals.runner import resolve_config
+
+    with pytest.raises(ValueError, match=message):
+        resolve_config("samples", "hf", config)
+    assert resolve_config("samples", "hf", {"n": 100_000, "k_max": 1_000_000})["n"] == 100_000
