@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,25 +53,17 @@ class Settings(BaseSettings):
     #: comma-separated. Ray's client protocol exchanges pickles: list only clusters you run.
     ray_addresses: Annotated[list[str], NoDecode] = ["auto"]
 
-    @field_validator("ray_addresses", mode="before")
+    @field_validator("job_paths", "ray_addresses", mode="before")
     @classmethod
-    def _address_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [a.strip() for a in text.split(",") if a.strip()]
-        return value
-
-    @field_validator("job_paths", mode="before")
-    @classmethod
-    def _path_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [p for p in text.split(os.pathsep) if p]
-        return value
+    def _env_list(cls, value: object, info: ValidationInfo) -> object:
+        """A list from the environment: JSON, or separated (paths by ``:``, addresses by ``,``)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        sep = os.pathsep if info.field_name == "job_paths" else ","
+        return [part.strip() for part in text.split(sep) if part.strip()]
 
     @field_validator("database_url")
     @classmethod

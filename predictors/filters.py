@@ -29,26 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Columns a filter may name: the exchange format, its optional columns, and per-item fields.
+from predictors.base import OBSERVATION_COLUMNS, OPTIONAL_OBSERVATION_COLUMNS
+
+#: Columns a filter may name: the exchange format, its optional columns, and per-item counts.
 FILTER_COLUMNS: frozenset[str] = frozenset(
-    {
-        "model",
-        "family",
-        "n_params",
-        "n_params_nonembed",
-        "n_tokens",
-        "flops",
-        "release_date",
-        "checkpoint_step",
-        "benchmark",
-        "metric",
-        "value",
-        "stderr",
-        "source",
-        "item",
-        "n_samples",
-        "n_pass",
-    }
+    {*OBSERVATION_COLUMNS, *OPTIONAL_OBSERVATION_COLUMNS, "n_samples", "n_pass"}
 )
 #: Longest accepted expression (characters) and deepest tree; both bound the parser's work.
 MAX_LENGTH = 2000

@@ -167,6 +167,39 @@ def fit_and_backtest(query: ForecastQuery, obs: pd.DataFrame) -> tuple[Any, dict
     return estimator, backtest_summary(query, obs)
 
 
+def forecast_fields(query: ForecastQuery, entry: Fitted, where: str) -> dict[str, Any]:
+    """The columns of a forecast of ``query.target`` by the fitted ``entry`` (stored or shown).
+
+    ``where`` names the target in a 422 when the fitted law cannot say anything there.
+    """
+    try:
+        result = entry.estimator.predict(target_frame(query.target))[0]
+    except Exception as exc:  # the target is outside what the fitted law can say
+        raise ApiError(
+            422, f"{query.method} could not predict the target: {exc}", where=where
+        ) from None
+    diagnostics = {
+        **dict(result.diagnostics),
+        "notes": list(result.notes),
+        "n_observations": len(entry.observations),
+        "target": result.target,
+    }
+    return {
+        "method": query.method,
+        "benchmark": query.benchmark,
+        "metric": query.metric,
+        "query": jsonable(query.model_dump()),
+        "data_fingerprint": entry.fingerprint,
+        "point": jsonable(float(result.point)),
+        "lower": jsonable(float(result.lower)),
+        "upper": jsonable(float(result.upper)),
+        "alpha": float(result.alpha),
+        "fitted_params": jsonable(dict(result.params)),
+        "diagnostics": jsonable(diagnostics),
+        "backtest": entry.backtest,
+    }
+
+
 @dataclass
 class Fitted:
     """A fitted predictor with what it was fitted on and how it did in its own backtest."""
@@ -392,33 +425,7 @@ class ForecastService:
     def _store(
         self, session: Session, query: ForecastQuery, entry: Fitted, params_hash: str
     ) -> ForecastRow:
-        try:
-            result = entry.estimator.predict(target_frame(query.target))[0]
-        except Exception as exc:  # the target is outside what the fitted law can say
-            raise ApiError(
-                422, f"{query.method} could not predict the target: {exc}", where="body.target"
-            ) from None
-        diagnostics = {
-            **dict(result.diagnostics),
-            "notes": list(result.notes),
-            "n_observations": len(entry.observations),
-            "target": result.target,
-        }
-        row = ForecastRow(
-            method=query.method,
-            benchmark=query.benchmark,
-            metric=query.metric,
-            query=jsonable(query.model_dump()),
-            params_hash=params_hash,
-            data_fingerprint=entry.fingerprint,
-            point=jsonable(float(result.point)),
-            lower=jsonable(float(result.lower)),
-            upper=jsonable(float(result.upper)),
-            alpha=float(result.alpha),
-            fitted_params=jsonable(dict(result.params)),
-            diagnostics=jsonable(diagnostics),
-            backtest=entry.backtest,
-        )
+        row = ForecastRow(params_hash=params_hash, **forecast_fields(query, entry, "body.target"))
         session.add(row)
         session.flush()
         return row

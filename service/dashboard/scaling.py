@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from service.dashboard.plots import Curve, ScalingPlot, scaling_svg
 from service.errors import ApiError
-from service.forecasting import Fitted, ForecastService, jsonable, target_frame
+from service.forecasting import Fitted, ForecastService, forecast_fields
 from service.schemas import ForecastPublic, ForecastQuery, Target
 
 #: Methods drawn by default (single_step is a slow, known-bad baseline: ask for it by name).
@@ -173,31 +173,8 @@ def page_forecast(query: ForecastQuery, entry: Fitted, cache_hit: bool) -> Forec
     A page view is a read (any key may make one); storing forecasts is POST /v1/forecasts' job,
     under the ``forecast`` scope. Without a row there is no id nor creation time: both are None.
     """
-    try:
-        result = entry.estimator.predict(target_frame(query.target))[0]
-    except Exception as exc:  # the target is outside what the fitted law can say
-        raise ApiError(
-            422, f"{query.method} could not predict the target: {exc}", where="query.target"
-        ) from None
-    diagnostics = {**dict(result.diagnostics), "notes": list(result.notes),
-                   "n_observations": len(entry.observations), "target": result.target}  # fmt: skip
-    return ForecastPublic.model_construct(
-        id=None,
-        created_at=None,
-        method=query.method,
-        benchmark=query.benchmark,
-        metric=query.metric,
-        query=jsonable(query.model_dump()),
-        data_fingerprint=entry.fingerprint,
-        point=jsonable(float(result.point)),
-        lower=jsonable(float(result.lower)),
-        upper=jsonable(float(result.upper)),
-        alpha=float(result.alpha),
-        fitted_params=jsonable(dict(result.params)),
-        diagnostics=jsonable(diagnostics),
-        backtest=entry.backtest,
-        cache_hit=cache_hit,
-    )
+    fields = forecast_fields(query, entry, "query.target")
+    return ForecastPublic.model_construct(id=None, created_at=None, cache_hit=cache_hit, **fields)
 
 
 def grid_target_flops(target: Target) -> float | None:

@@ -37,15 +37,22 @@ def make_key(db_url: str, *scopes: str, name: str = "test") -> str:
 
 
 @contextmanager
-def live_server(db_url: str, log: Path, *, log_level: str = "warning", **env: str) -> Iterator[str]:
-    """Serve the app on ``db_url``; yield its base URL; stop it (SIGTERM) afterwards.
+def live_process(
+    db_url: str, log: Path, *, log_level: str = "warning", capcast: bool = False, **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve the app on ``db_url``; yield its base URL and the server process; stop it (SIGTERM).
 
-    ``log_level="info"`` also writes uvicorn's access log (one line per request) to ``log``.
+    ``capcast=True`` runs ``capcast serve`` (its graceful-shutdown settings) instead of plain
+    uvicorn. ``log_level="info"`` also writes uvicorn's access log (one line per request).
     """
     port = free_port()
     environ = {**os.environ, "CAPCAST_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT), **env}
-    cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]  # fmt: skip
+    if capcast:
+        cmd = [str(Path(sys.executable).with_name("capcast")), "serve", "--port", str(port),
+               "--log-level", log_level]  # fmt: skip
+    else:
+        cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -62,14 +69,22 @@ def live_server(db_url: str, log: Path, *, log_level: str = "warning", **env: st
             if time.monotonic() > deadline:
                 raise AssertionError(f"server did not start in 60s:\n{log.read_text()}")
             time.sleep(0.1)
-        yield base
+        yield base, proc
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def live_server(db_url: str, log: Path, *, log_level: str = "warning", **env: str) -> Iterator[str]:
+    """:func:`live_process` yielding only the base URL."""
+    with live_process(db_url, log, log_level=log_level, **env) as (base, _):
+        yield base
 
 
 def server_log_errors(log: Path) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from predictors.loss_accuracy import gadre_error, gadre_loss
 from service.fit_pool import PROCESS_DIED, FitCancelled, FitFailed, FitPool, FitTimeout
 from service.forecasting import FIT_PRELOAD, fit_and_backtest, target_frame
 from service.schemas import ForecastQuery
-from tests.integration.live_server import ROOT, free_port, make_key, server_log_errors
+from tests.integration.live_server import live_process, make_key, server_log_errors
 
 TARGET = {"n_params": 7e9, "n_tokens": 1.4e11}
 SLOW = {"method": "gadre", "benchmark": "avg17", "metric": "err", "family": "slow",
@@ -210,27 +209,8 @@ def capcast_serve(tmp_path: Path, **env: str) -> Iterator[tuple[str, str, subpro
     url = f"sqlite:///{tmp_path / 'capcast.sqlite'}"
     migrate.upgrade(url)
     key = make_key(url, "write")
-    port = free_port()
-    capcast = Path(sys.executable).with_name("capcast")
-    assert capcast.exists(), capcast
-    environ = {**__import__("os").environ, "CAPCAST_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
-               **env}  # fmt: skip
     log = tmp_path / "server.log"
-    cmd = [str(capcast), "serve", "--port", str(port), "--log-level", "warning"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    with live_process(url, log, capcast=True, **env) as (base, proc):
         headers = {"Authorization": f"Bearer {key}"}
         rows = gadre_rows()
         for start in range(0, len(rows), 1000):
@@ -238,14 +218,6 @@ def capcast_serve(tmp_path: Path, **env: str) -> Iterator[tuple[str, str, subpro
             resp = httpx.post(f"{base}/v1/measurements", json=batch, headers=headers, timeout=60)
             assert resp.status_code == 200, resp.text
         yield base, key, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     assert server_log_errors(log) == [], log.read_text()
 
 
