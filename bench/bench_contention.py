@@ -204,7 +204,10 @@ def main() -> None:
             _, key = create_key(session=session, name="bench", scopes=["write"])
         engine.dispose()
         port = _free_port()
-        env = {**os.environ, "CAPCAST_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+        # fits answer in the request (no 202 after CAPCAST_SYNC_FIT_WAIT_S): each fitting client
+        # holds one fit at a time, which is the load this bench means
+        env = {**os.environ, "CAPCAST_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+               "CAPCAST_SYNC_FIT_WAIT_S": "600"}  # fmt: skip
         cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                "--no-access-log", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "60"]  # fmt: skip

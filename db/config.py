@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     fit_timeout_s: float = Field(30.0, gt=0, le=3600)
     #: Fits running at once per server process; more wait for a slot within their budget.
     max_concurrent_fits: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    #: Seconds POST /v1/forecasts waits for a fit before answering 202 with a Location to poll.
+    sync_fit_wait_s: float = Field(5.0, ge=0, le=3600)
     #: Directories job paths (model, task, import file, watched dir) must resolve inside;
     #: a JSON list or os.pathsep-separated. Empty: data_dir, cache_dir and the working directory.
     job_paths: Annotated[list[Path], NoDecode] = []

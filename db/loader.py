@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from db import data_version
 from db.errors import ImportValidationError
 from db.models import Benchmark, Measurement, Model, ModelFamily
 from db.observations import LOWER_IS_BETTER_METRICS, OBSERVATION_COLUMNS, validate_observations
@@ -158,7 +159,12 @@ def load_observations(
     bench_ids = _benchmarks(
         session, df, report, origin, lines, benchmark_attrs or {}, create_benchmarks
     )
-    _measurements(session, df, model_ids, bench_ids, report, origin, lines, source, copy_threshold)
+    new = _measurements(
+        session, df, model_ids, bench_ids, report, origin, lines, source, copy_threshold
+    )
+    # the data versions of the new rows' (family, benchmark), in this transaction; the models'
+    # updated attributes were bumped by the update itself (db/data_version.py's hook)
+    data_version.bump(session, data_version.pairs_of(session, new))
     return report
 
 
@@ -195,6 +201,7 @@ def _models(
     lines: np.ndarray,
     keep_stored: bool = False,
 ) -> dict[str, int]:
+    """Insert new models, fill in missing attributes of stored ones; ids by name."""
     table = _model_table(df)
     kept = 0
     cols = (Model.name, Model.id, Model.family_id, *(getattr(Model, a) for a in _MODEL_ATTRS))
@@ -324,7 +331,8 @@ def _measurements(
     lines: np.ndarray,
     source: str,
     copy_threshold: int,
-) -> None:
+) -> set[tuple[int, int]]:
+    """Insert the new measurements; the (model id, benchmark id) pairs inserted."""
     mids = df["model"].map(model_ids).to_numpy()
     bids = df["benchmark"].map(bench_ids).to_numpy()
     steps = df["checkpoint_step"]
@@ -356,7 +364,7 @@ def _measurements(
             )
     if not new_pos:
         report.method = "none"
-        return
+        return set()
     idx = np.asarray(new_pos)
     n_tokens = df["n_tokens"].where(steps.notna())
     extras = _extras(df)
@@ -392,6 +400,7 @@ def _measurements(
         )
         report.method = "executemany"
     report.measurements_inserted = len(idx)
+    return set(zip(mids[idx].tolist(), bids[idx].tolist(), strict=True))
 
 
 def _existing(session: Session, model_ids: list[int]) -> dict[tuple, float]:

@@ -204,10 +204,14 @@ class Measurement(Base):
 
 
 class Forecast(Base):
-    """A stored forecast, reproducible from ``query`` and ``data_fingerprint``."""
+    """A stored forecast, reproducible from ``query`` and ``data_fingerprint``; found again by
+    (method, params_hash, data_version) without reading the observations."""
 
     __tablename__ = "forecast"
-    __table_args__ = (Index("ix_forecast_cache", "method", "params_hash", "data_fingerprint"),)
+    __table_args__ = (
+        Index("ix_forecast_cache", "method", "params_hash", "data_fingerprint"),
+        Index("ix_forecast_version", "method", "params_hash", "data_version"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     method: Mapped[str] = mapped_column(String(60))
     benchmark: Mapped[str | None] = mapped_column(String(300))
@@ -215,6 +219,9 @@ class Forecast(Base):
     query: Mapped[dict[str, Any]]
     params_hash: Mapped[str] = mapped_column(String(64))
     data_fingerprint: Mapped[str] = mapped_column(String(64))
+    # The data version (db/data_version.py) it was fitted on; "" when the data changed while it
+    # was read, so that no later lookup by version finds it.
+    data_version: Mapped[str] = mapped_column(String(64), default="", server_default="")
     point: Mapped[float | None]
     lower: Mapped[float | None]
     upper: Mapped[float | None]
@@ -223,6 +230,19 @@ class Forecast(Base):
     diagnostics: Mapped[dict[str, Any] | None]
     backtest: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class DataVersion(Base):
+    """A counter per (family, benchmark) that every write of its observations or item results
+    bumps in the same transaction, so a stored forecast is found without reading the data.
+
+    Keyed by names, as forecasts ask by name; ``family`` is "" for models without a family.
+    """
+
+    __tablename__ = "data_version"
+    family: Mapped[str] = mapped_column(String(200), primary_key=True)
+    benchmark: Mapped[str] = mapped_column(String(300), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Job(Base):
@@ -295,3 +315,7 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]
+
+
+# Registers the session hook that bumps data versions on ORM writes (needs the classes above).
+import db.data_version  # noqa: E402, F401

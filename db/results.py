@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db import data_version
 from db.models import Benchmark, ChoiceScore, EvalRun, Item, ItemResult, Model
 
 
@@ -298,6 +299,8 @@ def write_item_results(
         )
         inserted.update(res.scalars())
     counts.results_inserted = len(inserted)
+    if inserted:  # the item_results view changed: stored forecasts on it are stale
+        data_version.bump(session, data_version.pairs_of_runs(session, [run_id]))
     raced = [r["item_id"] for r in new_rows if r["item_id"] not in inserted]
     lost_choices = len(new_choices) - counts.choices_inserted
     if raced or lost_choices:  # another writer got there between our read and our insert

@@ -22,6 +22,7 @@ from db.session import make_engine, session_factory
 from service import errors, openapi_links
 from service.auth import install_log_redaction
 from service.deps import SessionDep
+from service.fit_requests import FitRequests
 from service.forecasting import ForecastService
 from service.limits import BodyLimitMiddleware
 from service.metrics import Metrics, MetricsMiddleware
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app_.state.forecasts.start()  # fit processes' forkserver; a SIGTERM kills running fits
         yield
         app_.state.forecasts.close()  # kill running fits: a shutdown must not wait for them
+        app_.state.fit_requests.close()  # record the 202'd fits as failed, not leave them running
         engine.dispose()
 
     app = FastAPI(
@@ -98,6 +100,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=app.state.metrics,
         fit_timeout_s=settings.fit_timeout_s,
         max_concurrent_fits=settings.max_concurrent_fits,
+    )
+    app.state.fit_requests = FitRequests(
+        service=app.state.forecasts,
+        engine=engine,
+        sessionmaker=app.state.sessionmaker,
+        wait_s=settings.sync_fit_wait_s,
     )
     errors.install(app)
     install_log_redaction()  # no API key in uvicorn's access or error log
@@ -160,13 +168,16 @@ def _add_docs_routes(app: FastAPI) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=f"{request.scope.get('root_path', '')}{app.openapi_url}",
             title=f"{app.title} - ReDoc",
             redoc_js_url=asset(request, "redoc.standalone.js"),
             redoc_favicon_url=asset(request, "favicon.png"),
             with_google_fonts=False,
         )
+        # ReDoc's bundle draws its attribution logo from cdn.redoc.ly: images stay on this server
+        page.headers["Content-Security-Policy"] = "img-src 'self' data:"
+        return page
 
     def serve(name: str, media_type: str) -> None:
         path = str(static / name)

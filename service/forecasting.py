@@ -4,6 +4,8 @@ Fitted predictors are cached in-process by (method, parameters, data fingerprint
 fingerprint is a hash of the observation rows the fit uses, so any new or changed measurement
 gives a new fingerprint and the old fit is simply never asked for again. A stored forecast with
 the same query and fingerprint is returned as it is: forecasts are reproducible from their inputs.
+It is found first by the data version (db/data_version.py: counters every write bumps), read with
+one small SELECT, so a cached forecast costs no observation rows; only a miss reads and hashes them.
 Each fit comes with the method's own backtest on the same data: fit on all but the largest models,
 predict those.
 
@@ -27,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from prometheus_client import Counter
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -117,14 +121,26 @@ def target_frame(target: Target) -> pd.DataFrame:
     return frame
 
 
+def held_out_sizes(n_sizes: int) -> int:
+    """How many of the largest distinct sizes a backtest holds out.
+
+    One held-out model says little, so with at least 5 sizes the largest 2 are held out, and
+    with at least 8 the largest 3; fewer than 5 keep all but the largest to fit on.
+    """
+    if n_sizes < 2:
+        return 0
+    return 1 if n_sizes < 5 else 2 if n_sizes < 8 else 3
+
+
 def largest_split(obs: pd.DataFrame, benchmark: str, metric: str) -> tuple[Filter, Filter] | None:
-    """(fit, predict) filters: all but the largest models, and the largest ones."""
+    """(fit, predict) filters: all but the largest sizes, and those (see :func:`held_out_sizes`)."""
     rows = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
     for col in ("n_params", "flops"):
-        sizes = pd.to_numeric(rows[col], errors="coerce").dropna().unique()
-        if len(sizes) >= 2:
-            top = float(np.max(sizes))
-            return parse_filter(f"{col} < {top!r}"), parse_filter(f"{col} >= {top!r}")
+        sizes = np.sort(pd.to_numeric(rows[col], errors="coerce").dropna().unique())
+        k = held_out_sizes(len(sizes))
+        if k:
+            cut = float(sizes[-k])
+            return parse_filter(f"{col} < {cut!r}"), parse_filter(f"{col} >= {cut!r}")
     return None
 
 
@@ -210,6 +226,32 @@ class Fitted:
     backtest: dict[str, Any] = field(default_factory=dict)
 
 
+class StoredForecast(ForecastPublic):
+    """A forecast as :meth:`ForecastService.forecast` answers it: with the data version it was
+    stored under, for the ETag (never in the JSON body)."""
+
+    data_version: str = Field("", exclude=True)
+
+
+def forecast_etag(forecast_id: int, data_version: str) -> str:
+    """A strong ETag: the stored forecast and the data version it answers for."""
+    return f'"{forecast_id}-{data_version}"'
+
+
+def observation_fetches(metrics: Metrics) -> Counter:
+    """``capcast_forecast_observation_fetches_total``: forecasts that had to read the rows (a
+    cached forecast never does); one per Metrics registry, however many services share it."""
+    counter = getattr(metrics, "observation_fetches", None)
+    if counter is None:
+        counter = Counter(
+            "capcast_forecast_observation_fetches",
+            "Observation reads for forecasts (stored forecasts are found without one)",
+            registry=metrics.registry,
+        )
+        metrics.observation_fetches = counter  # type: ignore[attr-defined]
+    return counter
+
+
 def _unavailable(message: str, where: str, *, retry_after: int) -> ApiError:
     """A 503 with ``Retry-After``: the work was refused or stopped, not the request."""
     exc = ApiError(503, message, where=where)
@@ -238,6 +280,7 @@ class ForecastService:
             max_concurrent=max_concurrent_fits or settings.max_concurrent_fits,
             preload=FIT_PRELOAD,
         )
+        self.observation_fetches = observation_fetches(metrics)
         self._cache: OrderedDict[tuple[str, str, str], Fitted] = OrderedDict()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -246,6 +289,7 @@ class ForecastService:
     def observations(self, session: Session, query: ForecastQuery) -> pd.DataFrame:
         from db.queries import fetch_observations
 
+        self.observation_fetches.inc()
         estimator = self._make(query)
         benchmarks = needed_benchmarks(query, estimator)
         obs = fetch_observations(session, benchmark=benchmarks, family=query.family)
@@ -384,8 +428,12 @@ class ForecastService:
         *,
         commit: Callable[[], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> ForecastPublic:
         """The stored forecast for ``query`` on the current data (fitted and stored if new).
+
+        ``progress`` (service/fit_requests.py) hears the stages ``"fitting"`` (a fit is needed:
+        nothing stored matched; it may raise to refuse fitting here) and ``"storing"``.
 
         A request passes ``commit=session.commit``: it is called after reading, so the connection
         goes back to the pool for the seconds a fit takes and the write starts a fresh transaction
@@ -393,39 +441,74 @@ class ForecastService:
         right after the write, inside a process-wide lock, so writers queue here rather than
         time out on SQLite's lock. ``cancelled`` (polled while a fit runs) true stops the fit.
         """
-        obs = self.observations(session, query)
-        fp = fingerprint(obs)
         params_hash = canonical_hash(query.model_dump())
-        stored = session.scalars(
-            select(ForecastRow)
-            .where(
-                ForecastRow.method == query.method,
-                ForecastRow.params_hash == params_hash,
-                ForecastRow.data_fingerprint == fp,
-            )
-            .order_by(ForecastRow.id.desc())
-            .limit(1)
-        ).first()
+        version = self.data_version(session, query)
+        stored = self._stored(session, query, params_hash, ForecastRow.data_version == version)
+        if stored is None:  # only now read (and hash) the rows
+            obs = self.observations(session, query)
+            if self.data_version(session, query) != version:
+                version = ""  # a write landed while reading: never file the fit under a version
+            fp = fingerprint(obs)
+            stored = self._stored(session, query, params_hash, ForecastRow.data_fingerprint == fp)
+            if stored is not None and version and stored.data_version != version:
+                # same rows under a newer version (a write the query does not see): next time
+                # found by version
+                with self._write_lock:
+                    if commit is not None:
+                        commit()
+                    stored.data_version = version
+                    session.flush()
+                    if commit is not None:
+                        commit()
         if stored is not None:
             self.metrics.cache_hits.inc()
             hit = True
         else:
+            if progress is not None:
+                progress("fitting")
             if commit is not None:
                 commit()
             entry, hit = self._fitted(query, obs, fp, cancelled)
+            if progress is not None:
+                progress("storing")
             with self._write_lock:  # one writer at a time: SQLite would make the others time out
-                stored = self._store(session, query, entry, params_hash)
+                stored = self._store(session, query, entry, params_hash, version)
                 if commit is not None:
                     commit()
         self.metrics.forecasts.labels(query.method, "hit" if hit else "miss").inc()
-        out = ForecastPublic.model_validate(stored)
+        out = StoredForecast.model_validate(stored)
         out.cache_hit = hit
         return out
 
+    def data_version(self, session: Session, query: ForecastQuery) -> str:
+        """The version of the data ``query`` fits on (db/data_version.py): one small SELECT of
+        the counters of its family (or all) and the benchmarks it needs; no observation rows."""
+        from db.data_version import current
+
+        return current(session, needed_benchmarks(query, self._make(query)), query.family)
+
+    @staticmethod
+    def _stored(
+        session: Session, query: ForecastQuery, params_hash: str, data: Any
+    ) -> ForecastRow | None:
+        """The newest stored forecast of this query whose data matches ``data`` (a condition)."""
+        return session.scalars(
+            select(ForecastRow)
+            .where(ForecastRow.method == query.method, ForecastRow.params_hash == params_hash, data)
+            .order_by(ForecastRow.id.desc())
+            .limit(1)
+        ).first()
+
     def _store(
-        self, session: Session, query: ForecastQuery, entry: Fitted, params_hash: str
+        self,
+        session: Session,
+        query: ForecastQuery,
+        entry: Fitted,
+        params_hash: str,
+        data_version: str = "",
     ) -> ForecastRow:
-        row = ForecastRow(params_hash=params_hash, **forecast_fields(query, entry, "body.target"))
+        fields = forecast_fields(query, entry, "body.target")
+        row = ForecastRow(params_hash=params_hash, data_version=data_version, **fields)
         session.add(row)
         session.flush()
         return row

@@ -11,12 +11,12 @@ only read: a forecast they draw is computed, never stored (POST /v1/forecasts st
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -25,7 +25,8 @@ from sqlalchemy import text
 from db.models import ApiKey
 from service import analysis
 from service.auth import COOKIE_NAME, authenticate, token_from
-from service.dashboard.plots import density_svg, heatmap_svg
+from service.dashboard.content import agreement_view, densing_choices
+from service.dashboard.plots import density_chart, density_svg, heatmap_chart, heatmap_svg
 from service.dashboard.scaling import default_methods, default_target, final_rows, scaling_view
 from service.deps import SessionDep, SettingsDep
 from service.errors import ApiError
@@ -225,6 +226,38 @@ def logout(request: Request) -> Response:
     return response
 
 
+# -- static files: the chart script and plotly.js, public (nothing secret), one fixed route each --
+
+#: name under /dashboard/static/ -> (file, media type); plotly.min.js comes from the plotly package
+STATIC_FILES: dict[str, tuple[str, str]] = {
+    "charts.js": (str(Path(__file__).with_name("static") / "charts.js"), "text/javascript"),
+    "charts.css": (str(Path(__file__).with_name("static") / "charts.css"), "text/css"),
+    "vendor/plotly.min.js": ("plotly:package_data/plotly.min.js", "text/javascript"),
+}
+
+
+def _static_path(spec: str) -> str:
+    if spec.startswith("plotly:"):
+        from importlib.resources import files
+
+        return str(files("plotly").joinpath(*spec.removeprefix("plotly:").split("/")))
+    return spec
+
+
+def _serve_static(name: str, spec: str, media_type: str) -> None:
+    @router.get(f"/static/{name}", name=f"dashboard-static-{name}")
+    def static_file() -> FileResponse:
+        return FileResponse(
+            _static_path(spec),
+            media_type=f"{media_type}; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+
+for _name, (_spec, _media) in STATIC_FILES.items():
+    _serve_static(_name, _spec, _media)
+
+
 def _page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status)
 
@@ -313,23 +346,27 @@ def agreement_page(
     family: Text = None,
     benchmarks: Annotated[str | None, Query(max_length=5000, pattern=NO_NUL)] = None,
     reference: Annotated[str | None, Query(max_length=5000, pattern=NO_NUL)] = None,
+    sort: Annotated[Literal["tau", "z", "name"], Query()] = "tau",
+    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
 ) -> HTMLResponse:
+    """Agreement heatmap and table: NaN rows dropped (counted), sizes equal to "all" shown once,
+    rows grouped by prefix or setting, sorted (``sort=tau|z|name``) and filtered (``q``)."""
+
     def names(text: str | None) -> list[str] | None:
         return [b.strip() for b in (text or "").split(",") if b.strip()] or None
 
-    context: dict = {"error": None}
+    context: dict = {"error": None, "sort": sort, "q": q or ""}
     try:
         query = AgreementQuery(metric=metric, family=family or None, benchmarks=names(benchmarks),
                                reference_benchmarks=names(reference))  # fmt: skip
         context["query"] = query
         tester = analysis.agreement(session, query)
         result = analysis.agreement_dict(tester)
-        table = tester.table_
-        cols = [c for c in table.columns if c.startswith("random_") and c.endswith("_mean")]
-        matrix = table[cols].rename(columns=lambda c: c.split("_")[1] + " models")
-        matrix["all"] = table["agreement"]
-        svg = heatmap_svg(matrix, "agreement with the aggregate", table["z"])
-        context.update(svg=svg, result=result, table=result["benchmarks"])
+        shown = agreement_view(tester.table_, sort=sort, q=q)
+        matrix, zs = shown.matrix, tester.table_["z"]
+        svg = heatmap_svg(matrix, "agreement with the aggregate", zs) if len(matrix) else ""
+        chart = heatmap_chart(matrix, "agreement with the aggregate", zs) if len(matrix) else None
+        context.update(svg=svg, chart=chart, result=result, table=shown.rows, shown=shown)
     except ApiError as exc:
         context.setdefault("query", {"metric": metric, "family": family})
         context["error"] = str(exc.detail)
@@ -352,10 +389,20 @@ def densing_page(
     loss_benchmark: Text = None,
     loss_metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "loss",
 ) -> HTMLResponse:
+    """Densities over release date; with no parameters, a default picked from the database."""
     form = {"reference_family": reference_family, "benchmark": benchmark, "metric": metric,
             "loss_benchmark": loss_benchmark, "loss_metric": loss_metric}  # fmt: skip
-    context: dict = {"error": None, "query": form, "result": None}
-    if not (reference_family and benchmark and loss_benchmark):
+    choices = densing_choices(session, metric, loss_metric)
+    context: dict = {"error": None, "query": form, "result": None, "choices": choices,
+                     "defaulted": False, "message": None}  # fmt: skip
+    given = [v for v in (reference_family, benchmark, loss_benchmark) if v]
+    if not given and choices.default is not None:
+        form.update(choices.default)  # the page's default: the database's best reference
+        reference_family = form["reference_family"]
+        context["defaulted"] = True
+    elif len(given) < 3:
+        needed = "choose a reference family, a task benchmark and a loss set (all three)"
+        context["message"] = choices.message or needed
         return _page(request, "densing.html", context)
     try:
         query = DensingQuery(**form)
@@ -367,8 +414,12 @@ def densing_page(
         law = {"x": days, "y": fitted.intercept + fitted.slope * t,
                "label": f"densing law (doubling time {fitted.doubling_days:.3g} days)"}  # fmt: skip
         svg = density_svg(points, law, f"density relative to {reference_family}")
-        context.update(result=result, svg=svg)
+        chart = density_chart(points, law, f"density relative to {reference_family}")
+        context.update(result=result, svg=svg, chart=chart)
     except ApiError as exc:
+        if context["defaulted"]:  # the default could not be fitted: say why, not an error page
+            context["message"] = choices.message or f"the default could not be fitted: {exc.detail}"
+            return _page(request, "densing.html", context)
         context["error"] = str(exc.detail)
         return _page(request, "densing.html", context, status=exc.status_code)
     except ValidationError as exc:

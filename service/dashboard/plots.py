@@ -1,4 +1,10 @@
-"""Server-side plots as inline SVG (matplotlib, no JavaScript, no CDN: works offline).
+"""Plots twice: as inline SVG (matplotlib, the no-JavaScript fallback) and as chart data.
+
+The chart data (``*_chart``) is a JSON-able dict the page embeds in a
+``<script type="application/json">`` element (Jinja's ``tojson`` escapes ``<``, ``>`` and ``&``, so
+a benchmark named ``</script>`` stays text); ``static/charts.js`` draws it with plotly.js, which
+the app serves from the ``plotly`` package (no CDN), with hover values, zoom and the method
+highlight linked to the verdict table. When the chart is drawn the SVG is hidden, not removed.
 
 Every artist that a test or a person needs to find carries an SVG id: ``measured-points``,
 ``fit-curve-<method>``, ``interval-band-<method>``, ``forecast-<method>``, ``heatmap-cells``,
@@ -159,3 +165,95 @@ def density_svg(points: pd.DataFrame, law: dict[str, Any] | None, title: str) ->
         ax.legend(fontsize=8)
         fig.autofmt_xdate()
         return _svg(fig)
+
+
+# -- chart data for static/charts.js --------------------------------------------------------------
+
+
+def _floats(values: Any) -> list[float | None]:
+    """Finite floats, None for NaN/inf (JSON has neither; plotly leaves a gap)."""
+    out = np.asarray(values, dtype=float)
+    return [float(v) if np.isfinite(v) else None for v in out]
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    if name not in frame:
+        return [None] * len(frame)
+    return [None if pd.isna(v) else (v if isinstance(v, str) else float(v)) for v in frame[name]]
+
+
+def scaling_chart(plot: ScalingPlot) -> dict[str, Any]:
+    """The scaling plot's data: points (with model and size for hover) and each method's curve."""
+    pts = plot.points
+    curves = []
+    for i, curve in enumerate(plot.curves):
+        item: dict[str, Any] = {
+            "method": curve.method,
+            "color": COLORS[i % len(COLORS)],
+            "x": _floats(curve.x),
+            "point": _floats(curve.point),
+            "lower": _floats(curve.lower),
+            "upper": _floats(curve.upper),
+            "target": None,
+        }
+        if curve.target is not None and curve.target_x is not None:
+            p, lo, hi = curve.target
+            item["target"] = {"x": float(curve.target_x), "point": p, "lower": lo, "upper": hi}
+        curves.append(item)
+    return {
+        "kind": "scaling",
+        "title": plot.title,
+        "xlabel": plot.xlabel,
+        "ylabel": plot.ylabel,
+        "points": {
+            "x": _floats(pts["x"]),
+            "y": _floats(pts["y"]),
+            "held_out": [bool(v) for v in pts["held_out"]],
+            "model": [str(m) if m is not None else "?" for m in _column(pts, "model")],
+            "n_params": _column(pts, "n_params"),
+            "n_tokens": _column(pts, "n_tokens"),
+        },
+        "curves": curves,
+    }
+
+
+def heatmap_chart(
+    matrix: pd.DataFrame, title: str, zscores: pd.Series | None = None
+) -> dict[str, Any]:
+    """The agreement matrix (rows: benchmarks, columns: subset sizes) and each row's z-score."""
+    rows = [str(b) for b in matrix.index]
+    z = [None] * len(rows)
+    if zscores is not None:
+        z = _floats([zscores.get(b, np.nan) for b in matrix.index])
+    return {
+        "kind": "heatmap",
+        "title": title,
+        "rows": rows,
+        "columns": [str(c) for c in matrix.columns],
+        "values": [_floats(matrix.iloc[i]) for i in range(len(rows))],
+        "z": z,
+    }
+
+
+def density_chart(points: pd.DataFrame, law: dict[str, Any] | None, title: str) -> dict[str, Any]:
+    """ln density per model over release date, and the densing law's line."""
+    dates = pd.to_datetime(points["release_date"])
+    chart: dict[str, Any] = {
+        "kind": "density",
+        "title": title,
+        "points": {
+            "date": [d.strftime("%Y-%m-%d") for d in dates],
+            "y": _floats(points["log_density"]),
+            "model": [str(m) for m in _column(points, "model")],
+            "n_params": _column(points, "n_params"),
+            "effective": _column(points, "effective_size"),
+        },
+        "law": None,
+    }
+    if law and law.get("x") is not None:
+        chart["law"] = {
+            "date": [d.strftime("%Y-%m-%d") for d in pd.to_datetime(law["x"])],
+            "y": _floats(law["y"]),
+            "label": str(law.get("label", "densing law")),
+        }
+    return chart

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from service.dashboard.plots import Curve, ScalingPlot, scaling_svg
+from service.dashboard.plots import Curve, ScalingPlot, scaling_chart, scaling_svg
 from service.errors import ApiError
 from service.forecasting import Fitted, ForecastService, forecast_fields
 from service.schemas import ForecastPublic, ForecastQuery, Target
@@ -35,6 +35,7 @@ class MethodView:
     level: str = "bad"
     reasons: list[str] = field(default_factory=list)
     extrapolation: float | None = None
+    held_out: int = 0
 
 
 def default_methods() -> list[str]:
@@ -53,14 +54,22 @@ def final_rows(obs: pd.DataFrame, benchmark: str, metric: str) -> pd.DataFrame:
 
 
 def default_target(rows: pd.DataFrame) -> Target:
-    """Twice the largest measured model, at the family's median token multiplier."""
+    """Twice the largest measured model at its token multiplier: 4x its compute.
+
+    The multiplier is the median tokens per parameter of the models at the largest size, not of
+    the whole family: an over-training grid (Gadre: 5 to 640 tokens per parameter at the small
+    sizes) or a fixed token budget (Pythia: 300B at every size) would otherwise put the default
+    8x to 40x beyond the data, where every method is extrapolating.
+    """
     sized = rows.dropna(subset=["n_params", "n_tokens"])
+    sized = sized[(sized["n_params"] > 0) & (sized["n_tokens"] > 0)]
     if sized.empty:
         return Target(model="2x largest", flops=float(rows["flops"].max()) * 4)
-    top = sized.loc[sized["n_params"].idxmax()]
-    multiplier = float((sized["n_tokens"] / sized["n_params"]).median())
-    n = float(top["n_params"]) * 2
-    return Target(model="2x largest", n_params=n, n_tokens=n * multiplier)
+    n_params = sized["n_params"].astype(float)
+    top = float(n_params.max())
+    largest = sized[n_params == top]
+    multiplier = float((largest["n_tokens"].astype(float) / top).median())
+    return Target(model="2x largest", n_params=2 * top, n_tokens=2 * top * multiplier)
 
 
 def grid_targets(rows: pd.DataFrame, target: Target) -> tuple[pd.DataFrame, np.ndarray]:
@@ -83,34 +92,66 @@ def grid_targets(rows: pd.DataFrame, target: Target) -> tuple[pd.DataFrame, np.n
     return frame[cols], frame["flops"].to_numpy()
 
 
+#: A verdict of "trustworthy" needs at least this many held-out models predicted well.
+MIN_HELD_OUT = 3
+
+
+def held_out_count(bt: dict[str, Any]) -> int:
+    """How many held-out models the backtest's error rests on (those it predicted)."""
+    if bt.get("error"):
+        return 0
+    n = bt.get("n_predicted", bt.get("n"))
+    return int(n) if isinstance(n, int | float) and math.isfinite(n) else 0
+
+
+def backtest_verdict(bt: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """(verdict, level, reasons) from a backtest summary alone; the rule the page states.
+
+    Green ("trustworthy") needs a mean relative error of at most 5%, an interval that covered at
+    least half of the held-out models, and at least :data:`MIN_HELD_OUT` of them: one or two
+    models cannot show that a method extrapolates. Amber up to 15%, red beyond or untested.
+    Every verdict's first reason says how many held-out models it rests on.
+    """
+    n = held_out_count(bt)
+    rests = f"rests on {n} held-out model{'' if n == 1 else 's'}"
+    rel, cov = bt.get("mean_rel_error"), bt.get("coverage")
+    if bt.get("error") or rel is None or not n:
+        why = bt.get("error") or ("no held-out model was predicted" if rel is None else None)
+        return "untested", "bad", [rests, f"no backtest: {why or 'not available'}"]
+    reasons = [rests]
+    if rel <= 0.05 and (cov is None or cov >= 0.5):
+        if n >= MIN_HELD_OUT:
+            verdict, level = "trustworthy", "good"
+        else:
+            verdict, level = "use with caution", "warn"
+            reasons.append(f"too few held-out models to judge (fewer than {MIN_HELD_OUT})")
+    elif rel <= 0.15:
+        verdict, level = "use with caution", "warn"
+    else:
+        verdict, level = "do not trust", "bad"
+    reasons.append(
+        f"held-out largest models (n={n}): mean relative error {100 * rel:.1f}%"
+        + (f", interval coverage {100 * cov:.0f}%" if cov is not None else "")
+    )
+    if cov is not None and cov < 0.5:
+        reasons.append("the interval missed most held-out models: it is too narrow")
+    return verdict, level, reasons
+
+
 def judge(view: MethodView, fit_rows: pd.DataFrame, target_flops: float | None) -> None:
-    """A traffic light from the backtest's error and coverage and the extrapolation distance."""
+    """A traffic light from the backtest (:func:`backtest_verdict`) and the extrapolation distance."""
     fc = view.forecast
     if fc is None:
         view.verdict, view.level = "no forecast", "bad"
-        view.reasons.append(view.error or "the method could not fit this data")
+        view.reasons += ["rests on 0 held-out models", view.error or "the method could not fit"]
         return
     bt = fc.backtest or {}
+    view.held_out = held_out_count(bt)
     top = float(np.nanmax(fit_rows["flops"])) if fit_rows["flops"].notna().any() else math.nan
     if target_flops and math.isfinite(top) and top > 0:
         view.extrapolation = target_flops / top
-    rel, cov = bt.get("mean_rel_error"), bt.get("coverage")
-    if bt.get("error") or rel is None:
-        view.verdict, view.level = "untested", "bad"
-        view.reasons.append(f"no backtest: {bt.get('error', 'not available')}")
-    elif rel <= 0.05 and (cov is None or cov >= 0.5):
-        view.verdict, view.level = "trustworthy", "good"
-    elif rel <= 0.15:
-        view.verdict, view.level = "use with caution", "warn"
-    else:
-        view.verdict, view.level = "do not trust", "bad"
-    if rel is not None:
-        view.reasons.append(
-            f"held-out largest models (n={bt.get('n', '?')}): mean relative error {100 * rel:.1f}%"
-            + (f", interval coverage {100 * cov:.0f}%" if cov is not None else "")
-        )
-    if cov is not None and cov < 0.5:
-        view.reasons.append("the interval missed most held-out models: it is too narrow")
+    view.verdict, view.level, reasons = backtest_verdict(bt)
+    view.reasons += reasons
     if view.extrapolation and view.extrapolation > 10:
         view.reasons.append(f"target is {view.extrapolation:.0f}x the largest fitted compute")
         if view.level == "good":
@@ -151,7 +192,14 @@ def scaling_view(
         judge(view, fit_rows, target_flops)
         views.append(view)
     points = pd.DataFrame(
-        {"x": rows["flops"], "y": rows["value"], "held_out": ~rows["model"].isin(fitted_models)}
+        {
+            "x": rows["flops"],
+            "y": rows["value"],
+            "held_out": ~rows["model"].isin(fitted_models),
+            "model": rows["model"],  # model and size: the chart's hover says which point is which
+            "n_params": rows.get("n_params"),
+            "n_tokens": rows.get("n_tokens"),
+        }
     ).dropna(subset=["x", "y"])
     if not fitted_models:
         points["held_out"] = False
@@ -159,6 +207,7 @@ def scaling_view(
     plot = ScalingPlot(title, "training compute 6ND (FLOPs)", base.metric, points, curves)
     return {
         "svg": scaling_svg(plot),
+        "chart": scaling_chart(plot),
         "views": views,
         "n_points": len(points),
         "curves": [c.method for c in curves],

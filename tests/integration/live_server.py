@@ -46,7 +46,10 @@ def live_process(
     uvicorn. ``log_level="info"`` also writes uvicorn's access log (one line per request).
     """
     port = free_port()
-    environ = {**os.environ, "CAPCAST_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT), **env}
+    # a fit answers in the request (never a 202) unless a test asks for the async path: on a
+    # loaded CI machine a test's fit can outlast the 5 s default wait
+    environ = {**os.environ, "CAPCAST_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT),
+               "CAPCAST_SYNC_FIT_WAIT_S": "600", **env}  # fmt: skip
     if capcast:
         cmd = [str(Path(sys.executable).with_name("capcast")), "serve", "--port", str(port),
                "--log-level", log_level]  # fmt: skip

@@ -85,12 +85,12 @@ def test_dashboard_posts_10000_rows_then_forecasts_with_cache(server) -> None:
         assert f1["lower"] <= f1["point"] <= f1["upper"]
         assert re.fullmatch(r"[0-9a-f]{64}", f1["data_fingerprint"])
         assert f1["fitted_params"]
-        bt = f1["backtest"]  # its own backtest: fit below the largest size, predict the largest
-        assert (
-            bt["fit"] == "n_params < 1000000000.0" and bt["predict"] == "n_params >= 1000000000.0"
-        )
-        assert bt["n"] == 1 and bt["mean_abs_error"] < 0.03
-        assert bt["rows"][0]["actual"] == pytest.approx(law(6e9 * 2e10, 3), abs=0.02)
+        bt = f1["backtest"]  # its own backtest: with 10 sizes, the largest 3 are held out
+        cut = float(SIZES[-3])
+        assert bt["fit"] == f"n_params < {cut!r}" and bt["predict"] == f"n_params >= {cut!r}"
+        assert bt["n"] == 3 and bt["mean_abs_error"] < 0.03
+        top = next(r for r in bt["rows"] if r["model"] == f"lad-{SIZES[-1]:.3g}")
+        assert top["actual"] == pytest.approx(law(6e9 * 2e10, 3), abs=0.02)
 
         second = c.post("/v1/forecasts", json=query).json()
         assert second["cache_hit"] is True
@@ -115,7 +115,7 @@ def test_dashboard_posts_10000_rows_then_forecasts_with_cache(server) -> None:
         assert refit["cache_hit"] is False
         assert refit["data_fingerprint"] != f1["data_fingerprint"]
         assert refit["id"] != f1["id"]
-        assert refit["backtest"]["predict"] == "n_params >= 2000000000.0"
+        assert refit["backtest"]["predict"] == f"n_params >= {float(SIZES[-2])!r}"  # 11 sizes
         assert abs(refit["point"] - truth) < 0.02
         stored = c.get(f"/v1/forecasts/{f1['id']}").json()
         assert stored["point"] == f1["point"] and stored["query"]["target"]["n_params"] == 4e9
