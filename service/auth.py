@@ -81,15 +81,16 @@ def create_key(
     expires_at: dt.datetime | None = None,
 ) -> tuple[ApiKey, str]:
     """Store a new key (hashed) and return it with the token, which is never stored in clear."""
-    if expires_at is not None and _aware(expires_at) <= dt.datetime.now(dt.UTC):  # type: ignore[operator]
-        raise ValueError(f"expiry {expires_at.isoformat()} is not in the future")
+    expires = _aware(expires_at)
+    if expires is not None and expires <= dt.datetime.now(dt.UTC):
+        raise ValueError(f"expiry {expires.isoformat()} is not in the future")
     token, prefix = new_token()
     key = ApiKey(
         name=name,
         prefix=prefix,
         key_hash=hash_token(token),
         scopes=parse_scopes(scopes),
-        expires_at=_aware(expires_at),
+        expires_at=expires,
     )
     session.add(key)
     session.flush()

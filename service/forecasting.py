@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import threading
+import traceback
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,17 +32,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from prometheus_client import Counter
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Forecast as ForecastRow
+from predictors.base import FitError
 from predictors.filters import Filter, FilterError, parse_filter
 from service.errors import ApiError
 from service.fit_pool import PROCESS_DIED, FitCancelled, FitFailed, FitPool, FitTimeout
 from service.metrics import Metrics
 from service.schemas import ForecastPublic, ForecastQuery, Target
+
+log = logging.getLogger("capcast.service")
 
 TARGET_COLUMNS = ("model", "n_params", "n_params_nonembed", "n_tokens", "flops")
 #: Imported once by the fit processes' forkserver, so a fit pays a fork and not these imports.
@@ -144,6 +149,15 @@ def largest_split(obs: pd.DataFrame, benchmark: str, metric: str) -> tuple[Filte
     return None
 
 
+#: What a predictor raises for data it cannot fit: the query's or the data's fault, a 422.
+#: Anything else from a fit is a bug in capcast: a 500 with an error id, never the user's error.
+DATA_ERRORS: tuple[type[Exception], ...] = (ValueError, ArithmeticError, FitError)
+
+
+class FitBug(Exception):
+    """A fit failed in a way no data should cause; the message is the traceback, for the log."""
+
+
 def make_estimator(query: ForecastQuery) -> Any:
     """The unfitted predictor ``query`` asks for; ValueError/TypeError/KeyError if it cannot be."""
     from predictors.registry import make_predictor
@@ -163,7 +177,7 @@ def backtest_summary(query: ForecastQuery, obs: pd.DataFrame) -> dict[str, Any]:
     fit, predict = split
     try:
         result = backtest(make_estimator(query), obs, fit=fit, predict=predict)
-    except Exception as exc:  # a failed backtest is information, not an error
+    except DATA_ERRORS as exc:  # a backtest the data cannot support is information, not an error
         return {"fit": str(fit), "predict": str(predict), "error": str(exc)}
     rows = result.rows
     return jsonable(
@@ -177,10 +191,19 @@ def backtest_summary(query: ForecastQuery, obs: pd.DataFrame) -> dict[str, Any]:
 
 
 def fit_and_backtest(query: ForecastQuery, obs: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
-    """What one fit computes, in a fit process or in-process: the fitted predictor and backtest."""
-    estimator = make_estimator(query)
-    estimator.fit(obs)
-    return estimator, backtest_summary(query, obs)
+    """What one fit computes, in a fit process or in-process: the fitted predictor and backtest.
+
+    Data errors pass through as they are; any other exception becomes :class:`FitBug` carrying
+    its traceback, since only the text crosses back from a fit process.
+    """
+    try:
+        estimator = make_estimator(query)
+        estimator.fit(obs)
+        return estimator, backtest_summary(query, obs)
+    except DATA_ERRORS:
+        raise
+    except Exception as exc:
+        raise FitBug(traceback.format_exc()) from exc
 
 
 def forecast_fields(query: ForecastQuery, entry: Fitted, where: str) -> dict[str, Any]:
@@ -238,20 +261,6 @@ def forecast_etag(forecast_id: int, data_version: str) -> str:
     return f'"{forecast_id}-{data_version}"'
 
 
-def observation_fetches(metrics: Metrics) -> Counter:
-    """``capcast_forecast_observation_fetches_total``: forecasts that had to read the rows (a
-    cached forecast never does); one per Metrics registry, however many services share it."""
-    counter = getattr(metrics, "observation_fetches", None)
-    if counter is None:
-        counter = Counter(
-            "capcast_forecast_observation_fetches",
-            "Observation reads for forecasts (stored forecasts are found without one)",
-            registry=metrics.registry,
-        )
-        metrics.observation_fetches = counter  # type: ignore[attr-defined]
-    return counter
-
-
 def _unavailable(message: str, where: str, *, retry_after: int) -> ApiError:
     """A 503 with ``Retry-After``: the work was refused or stopped, not the request."""
     exc = ApiError(503, message, where=where)
@@ -280,7 +289,6 @@ class ForecastService:
             max_concurrent=max_concurrent_fits or settings.max_concurrent_fits,
             preload=FIT_PRELOAD,
         )
-        self.observation_fetches = observation_fetches(metrics)
         self._cache: OrderedDict[tuple[str, str, str], Fitted] = OrderedDict()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -289,7 +297,7 @@ class ForecastService:
     def observations(self, session: Session, query: ForecastQuery) -> pd.DataFrame:
         from db.queries import fetch_observations
 
-        self.observation_fetches.inc()
+        self.metrics.observation_fetches.inc()
         estimator = self._make(query)
         benchmarks = needed_benchmarks(query, estimator)
         obs = fetch_observations(session, benchmark=benchmarks, family=query.family)
@@ -403,6 +411,14 @@ class ForecastService:
         except FitFailed as exc:  # FitError, ValueError, numerical failures: the data's fault
             if exc.kind == PROCESS_DIED:  # killed from outside (out of memory?): not the query's
                 raise _unavailable(f"{exc}; retry later", "server", retry_after=5) from None
+            if exc.kind == FitBug.__name__:
+                error_id = uuid.uuid4().hex[:12]
+                log.error("fit of %s failed (error id %s):\n%s", query.method, error_id, exc)
+                raise ApiError(
+                    500,
+                    f"internal error (error id {error_id}): the {query.method} fit hit a bug in "
+                    "capcast; the server log has the details",
+                ) from None
             # a filter parameter (gadre's loss_fit, ...) that parsed but does not apply to the rows
             where = "body.params" if exc.kind == "FilterError" else "body"
             raise ApiError(

@@ -41,6 +41,11 @@ class Metrics:
         self.cache_misses = Counter(
             "capcast_forecast_cache_misses", "Predictors fitted because none was cached", registry=r
         )
+        self.observation_fetches = Counter(
+            "capcast_forecast_observation_fetches",
+            "Observation reads for forecasts (stored forecasts are found without one)",
+            registry=r,
+        )
         self.measurements = Counter(
             "capcast_measurements_received", "Measurement rows received", registry=r
         )

@@ -10,8 +10,9 @@ only read: a forecast they draw is computed, never stored (POST /v1/forecasts st
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ class _SignedIn(Exception):
 class DashboardRoute(APIRoute):
     """Turns the sign-in signals raised by :func:`dashboard_key` into HTML answers."""
 
-    def get_route_handler(self):  # type: ignore[no-untyped-def]
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:

@@ -38,12 +38,18 @@ def make_key(db_url: str, *scopes: str, name: str = "test") -> str:
 
 @contextmanager
 def live_process(
-    db_url: str, log: Path, *, log_level: str = "warning", capcast: bool = False, **env: str
+    db_url: str,
+    log: Path,
+    *,
+    log_level: str = "warning",
+    capcast: bool = False,
+    workers: int = 1,
+    **env: str,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Serve the app on ``db_url``; yield its base URL and the server process; stop it (SIGTERM).
 
-    ``capcast=True`` runs ``capcast serve`` (its graceful-shutdown settings) instead of plain
-    uvicorn. ``log_level="info"`` also writes uvicorn's access log (one line per request).
+    ``capcast=True`` runs ``capcast serve`` (its graceful-shutdown settings, ``workers`` worker
+    processes) instead of plain uvicorn. ``log_level="info"`` also writes uvicorn's access log.
     """
     port = free_port()
     # a fit answers in the request (never a 202) unless a test asks for the async path: on a
@@ -52,7 +58,7 @@ def live_process(
                "CAPCAST_SYNC_FIT_WAIT_S": "600", **env}  # fmt: skip
     if capcast:
         cmd = [str(Path(sys.executable).with_name("capcast")), "serve", "--port", str(port),
-               "--log-level", log_level]  # fmt: skip
+               "--workers", str(workers), "--log-level", log_level]  # fmt: skip
     else:
         cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]  # fmt: skip
@@ -60,7 +66,7 @@ def live_process(
         proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60 * workers
         while True:
             if proc.poll() is not None:
                 raise AssertionError(f"server exited with {proc.returncode}:\n{log.read_text()}")
@@ -70,14 +76,14 @@ def live_process(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"server did not start in 60s:\n{log.read_text()}")
+                raise AssertionError(f"server did not start in time:\n{log.read_text()}")
             time.sleep(0.1)
         yield base, proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=15 * workers)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from db import migrate
 from db.models import Base
@@ -109,9 +109,9 @@ def test_0003_keeps_jobs_and_schedules_and_never_reuses_a_schedule_id(empty_db_u
     )
     links = "SELECT id, schedule_id FROM job ORDER BY id"
 
-    def insert(conn: object, sql: str, table: str) -> int:
-        conn.execute(text(sql))  # type: ignore[attr-defined]
-        return conn.execute(text(f"SELECT MAX(id) FROM {table}")).scalar()  # type: ignore[attr-defined]
+    def insert(conn: Connection, sql: str, table: str) -> int:
+        conn.execute(text(sql))
+        return int(conn.execute(text(f"SELECT MAX(id) FROM {table}")).scalar_one())
 
     try:
         migrate.upgrade(empty_db_url, "0002")

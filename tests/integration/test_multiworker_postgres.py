@@ -8,14 +8,9 @@ supervisor stops all four workers within seconds, and the fit still running is r
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,7 +20,7 @@ import pytest
 from db import migrate
 from db.session import make_engine, session_factory
 from service.fit_requests import read_state
-from tests.integration.live_server import ROOT, free_port, make_key, server_log_errors
+from tests.integration.live_server import live_process, make_key, server_log_errors
 from tests.integration.test_fit_budget import SLOW
 from tests.integration.test_forecast_async import MEDIUM, post_rows
 
@@ -40,38 +35,6 @@ def worker_pids(server: psutil.Process) -> list[int]:
     return [
         p.pid for p in server.children() if p.is_running() and "spawn_main" in " ".join(p.cmdline())
     ]
-
-
-@contextmanager
-def serve_workers(db_url: str, log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``capcast serve --workers 4``; yields (base URL, supervisor process); SIGTERMs it after."""
-    port = free_port()
-    environ = {**os.environ, "CAPCAST_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT), **env}
-    cmd = [str(Path(sys.executable).with_name("capcast")), "serve", "--port", str(port),
-           "--workers", str(WORKERS), "--log-level", "warning"]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def worker_identity(base: str) -> str:
@@ -92,7 +55,7 @@ def test_four_workers_agree_on_postgres_and_stop_on_sigterm(
     reader = {"Authorization": f"Bearer {make_key(url, 'read', name='reader')}"}
     log = tmp_path / "server.log"
     env = {"CAPCAST_FIT_TIMEOUT_S": "300", "CAPCAST_MAX_CONCURRENT_FITS": "1"}
-    with serve_workers(url, log, **env) as (base, proc):
+    with live_process(url, log, capcast=True, workers=WORKERS, **env) as (base, proc):
         supervisor = psutil.Process(proc.pid)
         deadline = time.monotonic() + 60
         while len(worker_pids(supervisor)) < WORKERS:  # healthz answers once the first is up

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from db import results as R
@@ -182,7 +183,9 @@ def test_strict_results_keep_identical_and_refuse_changed(db_url: str) -> None:
         assert (info.value.run_id, info.value.item_id, info.value.field) == (run_id, a, field)
         assert f"run {run_id}, item {a}" in str(info.value)
     with transaction(engine) as s:
-        stored = s.query(ItemResult).filter_by(run_id=run_id, item_id=a).one()
+        stored = s.scalars(
+            select(ItemResult).where(ItemResult.run_id == run_id, ItemResult.item_id == a)
+        ).one()
         assert (stored.n_pass, stored.estimates) == (2, {"mle": 0.5})
         # the old keep-first behaviour, on request
         assert not R.write_item_result(

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SAWarning
 from db import migrate
 from db.session import make_engine
 from tests.conftest import _drop_pg_database, _new_pg_database
-from tests.integration.live_server import live_server, make_key, server_log_errors
+from tests.integration.live_server import ROOT, live_server, make_key, server_log_errors
 
 #: The setting that confines job and schedule paths (imports, task files, watched directories).
 JOB_PATHS_ENV = "CAPCAST_JOB_PATHS"
@@ -210,7 +210,9 @@ def unharmed(
     healthz_fast(server.base)
 
 
-LEAKS = ("Traceback", 'File "', "/work/", " object at 0x", "<module", "frozen", "site-packages")
+#: What an answer must never contain: tracebacks, source paths (this checkout's, wherever it
+#: lies), object addresses, interpreter internals.
+LEAKS = ("Traceback", 'File "', str(ROOT), " object at 0x", "<module", "frozen", "site-packages")
 
 
 def assert_error_shape(resp: httpx.Response, statuses: tuple[int, ...] = (422,)) -> dict:
