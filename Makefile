@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 export VLLM_ENABLE_V1_MULTIPROCESSING := 0
 export TORCHDYNAMO_DISABLE := 1
 
-.PHONY: env run test lint sysdeps bench clean-env
+.PHONY: env run test lint sysdeps bench mutation clean-env
 
 env: $(STAMP)
 
@@ -31,16 +31,25 @@ run: $(STAMP)
 	$(BIN)/capcast db upgrade
 	$(BIN)/capcast demo
 
+# mypy checks the packages its config names ([tool.mypy] files: predictors, db), strictly.
 test: $(STAMP) sysdeps
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Mutation testing, one module at a time against its own unit tests (bench/report_mutation.py
+# lists them); MODULES="evals/passuntil.py ..." picks some. Scratch copies live in var/mutation/.
+MODULES ?=
+mutation: $(STAMP)
+	$(BIN)/python bench/report_mutation.py --max-children 1 $(MODULES)
 
 clean-env:
 	rm -rf $(VENV)

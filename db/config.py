@@ -41,16 +41,19 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     #: Seconds one request's fit (and its backtest) may take, slot wait included; then 503.
-    fit_timeout_s: float = Field(30.0, gt=0, le=3600)
+    fit_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     #: Fits running at once per server process; more wait for a slot within their budget.
     max_concurrent_fits: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     #: Seconds POST /v1/forecasts waits for a fit before answering 202 with a Location to poll.
-    sync_fit_wait_s: float = Field(5.0, ge=0, le=3600)
+    sync_fit_wait_s: float = Field(default=5.0, ge=0, le=3600)
     #: Directories job paths (model, task, import file, watched dir) must resolve inside;
     #: a JSON list or os.pathsep-separated. Empty: data_dir, cache_dir and the working directory.
     job_paths: Annotated[list[Path], NoDecode] = []
     #: Largest request body the API reads (bytes); larger is a 413. 50,000 measurement rows fit.
-    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=1 << 30)
+    #: Bytes of repeated forecast answers kept per server process (service/answer_cache.py); 0
+    #: turns the shortcut off.
+    answer_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=1 << 32)
     #: Ray clusters an evaluation job may join (``payload.ray_address``); a JSON list or
     #: comma-separated. Ray's client protocol exchanges pickles: list only clusters you run.
     ray_addresses: Annotated[list[str], NoDecode] = ["auto"]

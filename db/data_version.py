@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event, inspect, select, union
+from sqlalchemy import ScalarSelect, event, inspect, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -73,7 +73,7 @@ def bump(session: Session, pairs: Iterable[tuple[str | None, str]]) -> int:
     return len(rows)
 
 
-def _family_name() -> Any:
+def _family_name() -> ScalarSelect[str]:
     return select(ModelFamily.name).where(ModelFamily.id == Model.family_id).scalar_subquery()
 
 
@@ -202,7 +202,7 @@ def _bump_on_flush(session: Session, _context: Any, _instances: Any) -> None:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _bump_on_bulk_model_update(state: ORMExecuteState) -> Result | None:
+def _bump_on_bulk_model_update(state: ORMExecuteState) -> Result[Any] | None:
     """``session.execute(update(Model), [{"id": ..., ...}])`` (ORM bulk UPDATE by primary key,
     as db/importers/commands.py fills release dates): bump the pairs of those models before and
     after (a new family moves its rows)."""

@@ -20,18 +20,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db import data_version
 from db.errors import ImportValidationError
 from db.models import Benchmark, Measurement, Model, ModelFamily
-from db.observations import LOWER_IS_BETTER_METRICS, OBSERVATION_COLUMNS, validate_observations
+from db.observations import (
+    LOWER_IS_BETTER_METRICS,
+    OBSERVATION_COLUMNS,
+    OPTIONAL_COLUMNS,
+    RowFiles,
+    validate_observations,
+)
 
 #: Above this many new measurements, PostgreSQL loads them with COPY instead of executemany.
 COPY_THRESHOLD = 2000
 _CHUNK = 900  # bound parameters per IN list (SQLite's historic limit is 999)
-_KNOWN = {*OBSERVATION_COLUMNS, "stderr", "item", "source"}
+_KNOWN = {*OBSERVATION_COLUMNS, *OPTIONAL_COLUMNS}
 _MODEL_ATTRS = ("n_params", "n_params_nonembed", "n_tokens", "flops", "release_date")
 
 
@@ -88,13 +94,15 @@ def _none(v: Any) -> Any:
 class _Origin(str):
     """The input's name, which knows each row's file when a converter read several."""
 
-    def __new__(cls, name: str, files: Any) -> _Origin:
+    files: RowFiles
+
+    def __new__(cls, name: str, files: RowFiles) -> _Origin:
         obj = super().__new__(cls, name)
         obj.files = files
         return obj
 
     def at(self, pos: int) -> str:
-        return str(self.files[pos])
+        return self.files[pos]
 
 
 def _file(origin: str, pos: int) -> str:
@@ -110,7 +118,7 @@ def _line(lines: np.ndarray, pos: int) -> int | None:
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
-    return a == b
+    return bool(a == b)
 
 
 def load_observations(
@@ -137,7 +145,7 @@ def load_observations(
         df = validate_observations(df, "<observations>", known_metrics=None)
     origin = str(df.attrs.get("origin", "<observations>"))
     files = df.attrs.get("files")
-    if files is not None and len(files) == len(df):
+    if isinstance(files, RowFiles) and len(files) == len(df):
         origin = _Origin(origin, files)
     lines = df.index.to_numpy() if df.index.name == "line" else np.arange(2, len(df) + 2)
     df = df.reset_index(drop=True)
@@ -276,8 +284,11 @@ def _benchmarks(
     attrs: dict[str, dict[str, Any]],
     create: bool,
 ) -> dict[str, int]:
-    metrics = df.groupby("benchmark", sort=True)["metric"].agg(lambda s: set(s))
-    names = metrics.index.tolist()
+    pairs = df[["benchmark", "metric"]].drop_duplicates()
+    metrics: dict[str, set[str]] = {}
+    for bench, metric in zip(pairs["benchmark"].tolist(), pairs["metric"].tolist(), strict=True):
+        metrics.setdefault(str(bench), set()).add(str(metric))
+    names = sorted(metrics)
     ids = dict(_select_in(session, (Benchmark.name, Benchmark.id), Benchmark.name, names))
     new = [n for n in names if n not in ids]
     if new and not create:
@@ -396,14 +407,19 @@ def _measurements(
         report.method = "copy"
     else:
         session.execute(
-            insert(Measurement.__table__), [dict(zip(cols, r, strict=True)) for r in data]
+            insert(_measurement_table()), [dict(zip(cols, r, strict=True)) for r in data]
         )
         report.method = "executemany"
     report.measurements_inserted = len(idx)
     return set(zip(mids[idx].tolist(), bids[idx].tolist(), strict=True))
 
 
-def _existing(session: Session, model_ids: list[int]) -> dict[tuple, float]:
+def _measurement_table() -> Table:
+    """The Core table (``Measurement.__table__`` is typed as any FromClause)."""
+    return Measurement.metadata.tables[Measurement.__tablename__]
+
+
+def _existing(session: Session, model_ids: list[int]) -> dict[tuple[Any, ...], float]:
     step = func.coalesce(Measurement.checkpoint_step, -1)
     cols = (
         Measurement.model_id,
@@ -416,11 +432,15 @@ def _existing(session: Session, model_ids: list[int]) -> dict[tuple, float]:
     return {tuple(r[:5]): r[5] for r in _select_in(session, cols, Measurement.model_id, model_ids)}
 
 
-def _copy(session: Session, cols: tuple[str, ...], data: Iterable[tuple]) -> None:
+def _copy(session: Session, cols: tuple[str, ...], data: Iterable[tuple[Any, ...]]) -> None:
     """PostgreSQL COPY FROM STDIN on the session's own connection (same transaction)."""
+    import psycopg  # the one driver with COPY; only PostgreSQL loads get here
+
     raw = session.connection().connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError(f"COPY needs a psycopg 3 connection, got {type(raw).__name__}")
     sql = f"COPY measurement ({', '.join(cols)}) FROM STDIN"
-    with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+    with raw.cursor() as cur, cur.copy(sql) as copy:
         for row in data:
             extra = row[-1]
             copy.write_row((*row[:-1], None if extra is None else json.dumps(extra)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic.config import Config
 
 from alembic import command
@@ -35,12 +37,12 @@ def current(url: str | None = None) -> str | None:
         engine.dispose()
 
 
-def _run(url: str | None, action: object) -> None:
+def _run(url: str | None, action: Callable[[Config], None]) -> None:
     engine = make_engine(url or get_settings().database_url)
     try:
         with engine.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
-            action(cfg)  # type: ignore[operator]
+            action(cfg)
     finally:
         engine.dispose()

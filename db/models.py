@@ -203,6 +203,34 @@ class Measurement(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
+class ModelAlias(Base):
+    """Another source's name for a stored model (db/model_identity.py): its rows were stored
+    under ``model_id``; ``key`` is the normalised name that matched, for review."""
+
+    __tablename__ = "model_alias"
+    __table_args__ = (UniqueConstraint("source", "alias"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(40), default="normalised-name")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class ModelValueSource(Base):
+    """Which source gave a model its n_params, n_tokens, flops or release_date (first one wins,
+    as the loader only fills missing values)."""
+
+    __tablename__ = "model_value_source"
+    __table_args__ = (UniqueConstraint("model_id", "attribute"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+    attribute: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
 class Forecast(Base):
     """A stored forecast, reproducible from ``query`` and ``data_fingerprint``; found again by
     (method, params_hash, data_version) without reading the observations."""

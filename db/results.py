@@ -17,24 +17,28 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db import data_version
-from db.models import Benchmark, ChoiceScore, EvalRun, Item, ItemResult, Model
+from db.models import Base, Benchmark, ChoiceScore, EvalRun, Item, ItemResult, Model
+
+_Row = TypeVar("_Row", bound=Base)
 
 
-def _insert(session: Session, table: Any):
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+def _insert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` on both backends we support."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _get_or_create(
-    session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]
-) -> Any:
+    session: Session, model: type[_Row], key: dict[str, Any], values: dict[str, Any]
+) -> _Row:
     stmt = _insert(session, model).values(**key, **values).on_conflict_do_nothing()
     session.execute(stmt)
     return session.scalars(select(model).filter_by(**key)).one()
@@ -126,7 +130,7 @@ def done_item_ids(session: Session, run_id: int) -> set[int]:
 class ChoiceRow:
     choice_index: int
     logprob_sum: float
-    n_tokens: int
+    n_tokens: int | None  # lm-eval logs carry no token counts (choice_score.n_tokens is nullable)
     n_bytes: int
     n_chars: int
     is_greedy: bool
@@ -186,7 +190,7 @@ class WriteCounts:
 def _same(a: Any, b: Any) -> bool:
     """Equal, with floats to 1e-9 relative (NaN equals NaN) and dicts/lists element-wise."""
     if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
-        return a == b
+        return bool(a == b)
     if isinstance(a, int | float) and isinstance(b, int | float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
@@ -195,7 +199,7 @@ def _same(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
+    return bool(a == b)
 
 
 def _result_row(run_id: int, item_id: int, result: dict[str, Any]) -> dict[str, Any]:
@@ -216,8 +220,10 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
         yield values[start : start + size]
 
 
-def _stored_results(session: Session, run_id: int, item_ids: Sequence[int]) -> dict[int, dict]:
-    out: dict[int, dict] = {}
+def _stored_results(
+    session: Session, run_id: int, item_ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
     cols = [getattr(ItemResult, f) for f in RESULT_FIELDS]
     for part in _chunks(sorted(set(item_ids))):
         stmt = select(ItemResult.item_id, *cols).where(
@@ -230,8 +236,8 @@ def _stored_results(session: Session, run_id: int, item_ids: Sequence[int]) -> d
 
 def _stored_choices(
     session: Session, run_id: int, item_ids: Sequence[int]
-) -> dict[tuple[int, int], dict]:
-    out: dict[tuple[int, int], dict] = {}
+) -> dict[tuple[int, int], dict[str, Any]]:
+    out: dict[tuple[int, int], dict[str, Any]] = {}
     cols = [getattr(ChoiceScore, f) for f in CHOICE_FIELDS]
     for part in _chunks(sorted(set(item_ids))):
         stmt = select(ChoiceScore.item_id, ChoiceScore.choice_index, *cols).where(
@@ -243,7 +249,12 @@ def _stored_choices(
 
 
 def _compare(
-    run_id: int, item_id: int, stored: dict, given: dict, fields: Sequence[str], idx: int | None
+    run_id: int,
+    item_id: int,
+    stored: dict[str, Any],
+    given: dict[str, Any],
+    fields: Sequence[str],
+    idx: int | None,
 ) -> None:
     for f in fields:
         if not _same(stored[f], given[f]):
@@ -322,8 +333,8 @@ def _check_stored(
     run_id: int,
     rows: dict[int, dict[str, Any]],
     choice_rows: dict[tuple[int, int], dict[str, Any]],
-    stored: dict[int, dict],
-    stored_choices: dict[tuple[int, int], dict],
+    stored: dict[int, dict[str, Any]],
+    stored_choices: dict[tuple[int, int], dict[str, Any]],
 ) -> None:
     for item_id, old in stored.items():
         if item_id in rows:

@@ -27,7 +27,15 @@ def view_statements(revision: str | None = None) -> list[str]:
 
 
 def view_names(revision: str | None = None) -> list[str]:
-    return [re.search(r"CREATE VIEW (\w+)", s).group(1) for s in view_statements(revision)]  # type: ignore[union-attr]
+    return [_view_name(s) for s in view_statements(revision)]
+
+
+def _view_name(statement: str) -> str:
+    """The name after CREATE VIEW; a statement without one is a broken views file, not input."""
+    match = re.search(r"CREATE VIEW (\w+)", statement)
+    if match is None:
+        raise ValueError(f"no view name after CREATE VIEW in: {statement[:80]!r}")
+    return match.group(1)
 
 
 def create_views(conn: Connection, revision: str | None = None) -> None:

@@ -193,11 +193,14 @@ def run_passuntil(
     seed: int = 0,
     on_done: Callable[[str, PassUntilEstimate], None] | None = None,
     on_samples: Callable[[int], None] | None = None,
+    abandon: Callable[[str], bool] | None = None,
 ) -> dict[str, PassUntilEstimate]:
     """Run PassUntil over ``items`` = (key, prompt, answer); ``check(key, completion, answer)``.
 
     ``on_done`` is called as each item finishes (the runner writes it to the database then);
-    ``on_samples`` with the number of samples drawn in each engine call (for progress bars).
+    ``on_samples`` with the number of samples drawn in each engine call (for progress bars);
+    an item for which ``abandon(key)`` is true after a round finishes there, as it stands (the
+    runner gives up on an item whose checker raised rather than draw up to ``k_max`` for it).
     """
     states = [_State(k, p, a) for k, p, a in items]
     results: dict[str, PassUntilEstimate] = {}
@@ -222,6 +225,8 @@ def run_passuntil(
                 on_samples(sum(req.n for _, req in chunk))
             for (st, _), completions in zip(chunk, outs, strict=True):
                 _absorb(st, completions, check, config)
+                if abandon is not None and abandon(st.key):
+                    st.done = True
                 if st.done:
                     est = estimate(st.n, st.s, r=config.r, k_max=config.k_max, alpha=config.alpha)
                     results[st.key] = est

@@ -7,6 +7,12 @@ complete, so a killed run loses at most the items in flight; started again with 
 configuration it skips the stored items and redraws the rest with the same seeds (seeds derive from
 (run seed, item key, round), never from batch order), so its final results equal an uninterrupted
 run's, and the unique (run, item) key means no item is ever counted twice.
+
+This module holds the run itself and its configuration; each mode's work is in its own module
+(:mod:`evals.run_choices`, :mod:`evals.run_passuntil`, :mod:`evals.run_samples`), checking with
+checker errors counted in :mod:`evals.run_checks`, and the summary in :mod:`evals.run_summary`.
+A run with more than ``max_checker_error_rate`` of its items' checkers raising fails with
+:class:`~evals.run_checks.CheckerErrorRateExceeded` after storing its items, never measurements.
 """
 
 from __future__ import annotations
@@ -15,25 +21,48 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import results as R
-from db.models import Measurement
-from evals.checkers import Code, make_checker
-from evals.choices import aggregate, item_metrics
-from evals.engines import ChoiceRequest, Engine, GenerateRequest, make_engine
-from evals.passuntil import PassUntilConfig, pass_at_k, run_passuntil, sample_seed, task_estimate
+from evals.engines import Engine, make_engine
+from evals.run_checks import CheckerErrorRateExceeded, check_error_rate
+from evals.run_choices import run_choices
+from evals.run_context import Progress, RunContext, console_progress
+from evals.run_passuntil import run_passuntil_mode
+from evals.run_samples import run_samples
+from evals.run_summary import summarise, write_measurements
 from evals.tasks import MULTIPLE_CHOICE, Task, TaskItem, load_task
 
+__all__ = [
+    "DEFAULTS",
+    "LIMITS",
+    "MODES",
+    "CheckerErrorRateExceeded",
+    "EvalRunResult",
+    "Progress",
+    "check_limits",
+    "config_hash",
+    "console_progress",
+    "model_fingerprint",
+    "resolve_config",
+    "run_eval",
+    "summarise",
+    "task_fingerprint",
+]
+
 MODES = ("choices", "passuntil", "samples", "greedy")
-Progress = Callable[..., None]
+ModeRunner = Callable[[RunContext, Engine, Task, list[TaskItem], dict[str, Any]], None]
+_MODE_RUNNERS: dict[str, ModeRunner] = {
+    "choices": run_choices,
+    "passuntil": run_passuntil_mode,
+    "samples": run_samples,
+    "greedy": run_samples,
+}
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -49,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "alpha": 0.1,
     "max_tokens": None,
     "stop": None,
+    "max_checker_error_rate": 0.05,
 }
 #: Documented caps (README "Security") on every setting that multiplies an evaluation's work or
 #: bounds its values: (low, high), integers unless the default is a float. A job payload's
@@ -68,10 +98,20 @@ LIMITS: dict[str, tuple[float, float]] = {
     "max_tokens": (1, 32_768),
     "batch_items": (1, 100_000),
     "max_batch_samples": (1, 10_000_000),
+    # Largest fraction of items whose checker may raise before the run fails (evals.run_checks):
+    # left out of the metrics, they move a pass rate by at most this much.
+    "max_checker_error_rate": (0.0, 1.0),
 }
-_FLOAT_SETTINGS = ("temperature", "top_p", "alpha")
-# Settings that never change results (kept out of the hash).
-_NOT_HASHED = ("batch_items", "engine_opts", "model_name", "max_batch_samples")
+_FLOAT_SETTINGS = ("temperature", "top_p", "alpha", "max_checker_error_rate")
+# Settings that never change results (kept out of the hash); a run that failed on checker errors
+# can so be resumed with a higher max_checker_error_rate, its stored items reused.
+_NOT_HASHED = (
+    "batch_items",
+    "engine_opts",
+    "model_name",
+    "max_batch_samples",
+    "max_checker_error_rate",
+)
 # Which checkpoint the model is (the weights' fingerprint already tells runs apart): stored on
 # the run and its measurements, so a model row can hold a ladder size's several checkpoints.
 _CHECKPOINT = ("checkpoint_step", "n_tokens")
@@ -92,6 +132,8 @@ class EvalRunResult:
     samples: int
     metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    #: Items whose checker raised (stored as ``checker_error``, left out of ``metrics``).
+    checker_errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,7 +209,12 @@ def run_eval(
     config: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> EvalRunResult:
-    """Evaluate (or resume evaluating) a model on a task; returns the run's summary."""
+    """Evaluate (or resume evaluating) a model on a task; returns the run's summary.
+
+    Raises :class:`~evals.run_checks.CheckerErrorRateExceeded` (the run marked failed, its items
+    stored, no measurements written) when more than ``max_checker_error_rate`` of the items had
+    checker errors.
+    """
     started = time.monotonic()
     engine_name = engine if isinstance(engine, str) else engine.name
     cfg = resolve_config(mode, engine_name, dict(config or {}))
@@ -209,7 +256,7 @@ def run_eval(
         R.set_run_status(s, run.id, "running")
     run_id, model_id, bench_id = run.id, model.id, bench.id
     pending = [it for it in items if ids[it.key] not in done]
-    ctx = _Ctx(session_factory, run_id, ids, len(items), len(items) - len(pending), progress)
+    ctx = RunContext(session_factory, run_id, ids, len(items), len(items) - len(pending), progress)
     ctx.report()
 
     eng: Engine | None = None
@@ -222,9 +269,7 @@ def run_eval(
             )
             with session_factory() as s, s.begin():
                 _set_version(s, run_id, eng.version)
-            {"choices": _run_choices, "passuntil": _run_passuntil}.get(mode, _run_samples)(
-                ctx, eng, task, pending, cfg
-            )
+            _MODE_RUNNERS[mode](ctx, eng, task, pending, cfg)
     except BaseException as e:
         with session_factory() as s, s.begin():
             R.set_run_status(s, run_id, "failed", error=f"{type(e).__name__}: {e}")
@@ -233,11 +278,18 @@ def run_eval(
         if eng is not None and isinstance(engine, str):
             eng.close()
 
-    with session_factory() as s, s.begin():
+    with session_factory() as s, s.begin():  # measurements and status: all or nothing
         metrics = summarise(s, run_id, mode, task)
-        _write_measurements(s, model_id, bench_id, run_id, metrics, cfg)
-        R.set_run_status(s, run_id, "done")
+        stored = [(r.stop_reason, r.estimates) for _, r in R.run_results(s, run_id)]
+        too_many = check_error_rate(task.name, stored, float(cfg["max_checker_error_rate"]))
+        if too_many is None:
+            write_measurements(s, model_id, bench_id, run_id, metrics, cfg)
+            R.set_run_status(s, run_id, "done")
+        else:
+            R.set_run_status(s, run_id, "failed", error=str(too_many))
         version = s.get(R.EvalRun, run_id).engine_version
+    if too_many is not None:
+        raise too_many
     return EvalRunResult(
         run_id=run_id,
         model_id=model_id,
@@ -252,6 +304,7 @@ def run_eval(
         samples=ctx.samples,
         metrics=metrics,
         seconds=time.monotonic() - started,
+        checker_errors=int(metrics.get("checker_errors", 0)),
     )
 
 
@@ -269,265 +322,3 @@ def _set_version(s: Session, run_id: int, version: str) -> None:
     run = s.get(R.EvalRun, run_id)
     if run is not None:
         run.engine_version = version
-
-
-@dataclass
-class _Ctx:
-    sf: sessionmaker[Session]
-    run_id: int
-    ids: dict[str, int]
-    total: int
-    done: int
-    progress: Progress | None
-    samples: int = 0
-
-    def report(self) -> None:
-        if self.progress:
-            self.progress(done=self.done, total=self.total, samples=self.samples)
-
-    def add_samples(self, n: int) -> None:
-        self.samples += n
-        self.report()
-
-    def write(self, entries: list[tuple[str, dict[str, Any], list[R.ChoiceRow]]]) -> None:
-        """Commit finished items in one transaction, then report progress."""
-        with self.sf() as s, s.begin():
-            for key, result, choices in entries:
-                R.write_item_result(
-                    s, run_id=self.run_id, item_id=self.ids[key], result=result, choices=choices
-                )
-        self.done += len(entries)
-        self.report()
-
-
-def _run_choices(ctx: _Ctx, eng: Engine, task: Task, pending: list[TaskItem], cfg: dict) -> None:
-    batch = int(cfg.get("batch_items") or 64)
-    for start in range(0, len(pending), batch):
-        chunk = pending[start : start + batch]
-        reqs = [
-            ChoiceRequest(it.prompt, tuple(task.continuation(c) for c in it.choices))
-            for it in chunk
-        ]
-        entries = []
-        for it, sc in zip(chunk, eng.score_choices(reqs), strict=True):
-            m = item_metrics(sc.logprob_sum, it.choices, it.gold or 0)
-            rows = [
-                R.ChoiceRow(
-                    choice_index=j,
-                    logprob_sum=sc.logprob_sum[j],
-                    n_tokens=sc.n_tokens[j],
-                    n_bytes=len(c.encode("utf-8")),
-                    n_chars=len(c),
-                    is_greedy=sc.is_greedy[j],
-                    is_correct=j == it.gold,
-                )
-                for j, c in enumerate(it.choices)
-            ]
-            result = {"greedy_correct": bool(m.acc), "estimate": m.acc, "estimates": m.to_dict()}
-            entries.append((it.key, result, rows))
-        ctx.write(entries)
-
-
-def _checker(task: Task, cfg: dict) -> Callable[[TaskItem, str], bool]:
-    cache: dict[str, Callable[..., bool]] = {}
-
-    def check(it: TaskItem, completion: str) -> bool:
-        spec = it.checker or task.checker
-        key = json.dumps(spec, sort_keys=True)
-        fn = cache.setdefault(key, make_checker(spec))
-        try:
-            if isinstance(fn, Code) and spec.get("include_prompt", True):
-                return fn(completion, it.answer or "", prefix=it.prompt)
-            return bool(fn(completion, it.answer or ""))
-        except Exception:  # a checker crash is a failed answer, never a stopped run
-            return False
-
-    return check
-
-
-def _gen_settings(task: Task, cfg: dict) -> dict[str, Any]:
-    stop = cfg["stop"] if cfg["stop"] is not None else task.generation.get("stop", [])
-    max_tokens = cfg["max_tokens"] or task.generation.get("max_tokens", 256)
-    return {"stop": tuple(stop), "max_tokens": int(max_tokens)}
-
-
-def _run_passuntil(ctx: _Ctx, eng: Engine, task: Task, pending: list[TaskItem], cfg: dict) -> None:
-    gen = _gen_settings(task, cfg)
-    pu = PassUntilConfig(
-        r=int(cfg["r"]),
-        k_max=int(cfg["k_max"]),
-        first_round=int(cfg["first_round"]),
-        temperature=float(cfg["temperature"]),
-        top_p=float(cfg["top_p"]),
-        alpha=float(cfg["alpha"]),
-        max_batch_samples=int(cfg.get("max_batch_samples") or 65_536),
-        **gen,
-    )
-    by_key = {it.key: it for it in pending}
-    check = _checker(task, cfg)
-
-    def on_done(key: str, est: Any) -> None:
-        result = {
-            "n_samples": est.n,
-            "n_pass": est.s,
-            "stop_reason": est.stop_reason,
-            "estimate": est.point,
-            "estimates": est.to_dict(),
-        }
-        ctx.write([(key, result, [])])
-
-    run_passuntil(
-        eng,
-        [(it.key, it.prompt, it.answer or "") for it in pending],
-        lambda key, text, _answer: check(by_key[key], text),
-        pu,
-        seed=int(cfg["seed"]),
-        on_done=on_done,
-        on_samples=ctx.add_samples,
-    )
-
-
-def _run_samples(ctx: _Ctx, eng: Engine, task: Task, pending: list[TaskItem], cfg: dict) -> None:
-    """``samples``: n draws per item at (T, top_p); ``greedy``: one temperature-0 answer."""
-    gen = _gen_settings(task, cfg)
-    greedy = cfg["mode"] == "greedy"
-    n = 1 if greedy else int(cfg["n"])
-    check = _checker(task, cfg)
-    batch = max(1, int(cfg.get("batch_items") or max(1, 4096 // n)))
-    for start in range(0, len(pending), batch):
-        chunk = pending[start : start + batch]
-        reqs = [
-            GenerateRequest(
-                prompt=it.prompt,
-                n=n,
-                temperature=0.0 if greedy else float(cfg["temperature"]),
-                top_p=1.0 if greedy else float(cfg["top_p"]),
-                seed=sample_seed(int(cfg["seed"]), it.key, 0),
-                **gen,
-            )
-            for it in chunk
-        ]
-        outs = eng.generate(reqs)
-        ctx.samples += n * len(chunk)
-        entries = []
-        for it, texts in zip(chunk, outs, strict=True):
-            passed = [check(it, t) for t in texts]
-            c = sum(passed)
-            est: dict[str, Any] = {"pass_rate": c / n, "completions": texts[:3]}
-            est |= {f"pass@{k}": pass_at_k(n, c, k) for k in (1, 10, 100) if k <= n}
-            result = {
-                "n_samples": n,
-                "n_pass": c,
-                "stop_reason": "greedy" if greedy else "fixed",
-                "greedy_correct": bool(passed[0]) if greedy else None,
-                "estimate": c / n,
-                "estimates": est,
-            }
-            entries.append((it.key, result, []))
-        ctx.write(entries)
-
-
-def summarise(s: Session, run_id: int, mode: str, task: Task) -> dict[str, Any]:
-    """Task-level metrics recomputed from what is stored (never from in-memory state)."""
-    rows = R.run_results(s, run_id)
-    if mode == "choices":
-        scores = R.run_choice_scores(s, run_id)
-        metrics = []
-        for item, _ in rows:
-            cs = scores.get(item.id, [])
-            gold = next(c.choice_index for c in cs if c.is_correct)
-            metrics.append(item_metrics([c.logprob_sum for c in cs], item.choices or [], gold))
-        return aggregate(metrics)
-    if mode == "passuntil":
-        from evals.passuntil import PassUntilEstimate
-
-        ests = [PassUntilEstimate(**_est_fields(r.estimates)) for _, r in rows if r.estimates]
-        return task_estimate(ests)
-    rates = [r.estimate for _, r in rows if r.estimate is not None]
-    out: dict[str, Any] = {"n_items": len(rates)}
-    out["pass_rate"] = sum(rates) / len(rates) if rates else math.nan
-    out["samples"] = sum(r.n_samples for _, r in rows)
-    return out
-
-
-def _est_fields(d: dict[str, Any]) -> dict[str, Any]:
-    from dataclasses import fields
-
-    from evals.passuntil import PassUntilEstimate
-
-    names = {f.name for f in fields(PassUntilEstimate)}
-    return {k: v for k, v in d.items() if k in names}
-
-
-_MEASURED = {"acc": "acc", "acc_norm": "acc_norm", "brier": "brier", "bpb": "bpb", "pu": "pu"}
-
-
-def _write_measurements(
-    s: Session,
-    model_id: int,
-    bench_id: int,
-    run_id: int,
-    metrics: dict[str, Any],
-    cfg: dict[str, Any],
-) -> None:
-    """Aggregate numbers go to ``measurement`` (source ``capcast-eval:<run>``) for predictors."""
-    source = f"capcast-eval:{run_id}"
-    wanted = {m: metrics[k] for k, m in _MEASURED.items() if k in metrics}
-    if "pass_rate" in metrics:
-        wanted["pass_rate"] = metrics["pass_rate"]
-    for metric, value in wanted.items():
-        if value is None or not math.isfinite(float(value)):
-            continue
-        exists = s.scalar(
-            select(Measurement.id).where(
-                Measurement.model_id == model_id,
-                Measurement.benchmark_id == bench_id,
-                Measurement.metric == metric,
-                Measurement.source == source,
-            )
-        )
-        if exists is None:
-            s.add(
-                Measurement(
-                    model_id=model_id,
-                    benchmark_id=bench_id,
-                    metric=metric,
-                    value=float(value),
-                    stderr=metrics.get(f"{metric}_stderr"),
-                    source=source,
-                    checkpoint_step=cfg.get("checkpoint_step"),
-                    n_tokens=cfg.get("n_tokens"),
-                )
-            )
-
-
-@contextmanager
-def console_progress(label: str = "eval") -> Iterator[Progress]:
-    """A rich progress bar on stderr: items done / total, samples drawn, time left."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.progress import Progress as RichProgress
-
-    bar = RichProgress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("items · {task.fields[samples]} samples"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    with bar:
-        tid = bar.add_task(label, total=None, samples=0)
-
-        def update(*, done: int, total: int, samples: int = 0, **_: Any) -> None:
-            bar.update(tid, completed=done, total=total, samples=samples)
-
-        yield update

@@ -89,12 +89,19 @@ class SandboxResult:
 
 def namespaces_available() -> bool:
     """Root and ``unshare``/``setpriv`` present: the stronger isolation level can run."""
-    return (
-        os.geteuid() == 0
-        and shutil.which("unshare") is not None
-        and shutil.which("setpriv") is not None
-        and Path(MOUNT_POINT).is_dir()
-    )
+    return namespaces_missing() is None
+
+
+def namespaces_missing() -> str | None:
+    """Why the namespaced level cannot run here, or None: what a test's skip record says."""
+    if os.geteuid() != 0:
+        return f"needs root: unshare and the switch to nobody need euid 0, not {os.geteuid()}"
+    tools = [t for t in ("unshare", "setpriv") if shutil.which(t) is None]
+    if tools:
+        return f"needs root with {' and '.join(tools)} installed (util-linux)"
+    if not Path(MOUNT_POINT).is_dir():
+        return f"needs root with {MOUNT_POINT} present (the private mount point)"
+    return None
 
 
 def _python_for(isolated: bool) -> str:

@@ -155,6 +155,21 @@ class AgreementTester(BaseEstimator):
     results_ : DataFrame  one row per (benchmark, strategy, size)
     table_ : DataFrame  one row per benchmark: tau with all shared models, z, verdict
     differences_ : list of str  where this differs from the reference package's behaviour
+
+    Examples
+    --------
+    Twelve models; the reference ranks them 0..11. ``good`` keeps that order (tau 1), ``bad``
+    reverses it (tau -1), ``swap`` exchanges the top two: 1 discordant pair of 66, so
+    tau = 1 - 2/66 = 0.9697.
+
+    >>> import numpy as np, pandas as pd
+    >>> q = np.arange(12.0)
+    >>> cols = {"R1": q, "R2": q + 0.5, "good": q**2, "bad": -q, "swap": np.r_[q[:10], 11, 10]}
+    >>> scores = pd.DataFrame([dict(model=f"m{i}", benchmark=b, score=float(v[i]))
+    ...                        for b, v in cols.items() for i in range(12)])
+    >>> t = AgreementTester(reference_benchmarks=["R1", "R2"], sizes=(5,), n_exps=10).fit(scores)
+    >>> t.table_["agreement"].round(4).to_dict()
+    {'R1': 1.0, 'R2': 1.0, 'good': 1.0, 'swap': 0.9697, 'bad': -1.0}
     """
 
     _param_ranges: ClassVar[dict[str, Any]] = {
@@ -255,7 +270,7 @@ class AgreementTester(BaseEstimator):
                 table[f"{strategy}_{size}_mean"] = sub["mean"]
                 table[f"{strategy}_{size}_sd"] = sub["sd"]
             table[f"z_{size}"] = z_scores(table[f"random_{size}_mean"])
-        table["verdict"] = [verdict(name, row, self) for name, row in table.iterrows()]
+        table["verdict"] = [verdict(str(name), row, self) for name, row in table.iterrows()]
         return table.sort_values("agreement", ascending=False, na_position="last")
 
     def _differences(self, res: pd.DataFrame) -> list[str]:

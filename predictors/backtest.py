@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from predictors.base import BaseEstimator, Forecast, clone, require_columns
+from predictors.base import Forecast, Forecaster, clone, require_columns
 from predictors.filters import Filter, FilterError, as_filter
 from predictors.selection import final_checkpoint, task_level
 
@@ -100,7 +100,7 @@ def _split(obs: pd.DataFrame, split: Filter, what: str) -> pd.DataFrame:
 
 
 def backtest(
-    estimator: BaseEstimator, observations: pd.DataFrame, *, fit: Filter, predict: Filter
+    estimator: Forecaster, observations: pd.DataFrame, *, fit: Filter, predict: Filter
 ) -> BacktestResult:
     """Fit a clone of ``estimator`` on ``fit`` rows and score it on ``predict`` models' final values."""
     require_columns(observations, ["model", "benchmark", "metric", "value"], "backtest")
@@ -108,7 +108,7 @@ def backtest(
     test = _split(observations, predict, "predict")
     if train.empty:
         raise ValueError(f"backtest: the fit split {str(fit)!r} selects no rows")
-    bench, metric = estimator.benchmark, estimator.metric  # type: ignore[attr-defined]
+    bench, metric = estimator.benchmark, estimator.metric
     actual = test[(test["benchmark"] == bench) & (test["metric"] == metric)]
     if actual.empty:
         raise ValueError(

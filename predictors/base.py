@@ -11,9 +11,12 @@ import inspect
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from predictors.contracts import InputContract
 
 #: The exchange format's columns, in order (DESIGN.md). ``stderr``, ``item`` and ``source`` are optional.
 OBSERVATION_COLUMNS: tuple[str, ...] = (
@@ -69,7 +72,7 @@ class BaseEstimator:
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> BaseEstimator:
+    def set_params(self, **params: Any) -> Self:
         valid = set(self._param_names())
         for name, value in params.items():
             if name not in valid:
@@ -84,7 +87,43 @@ class BaseEstimator:
         return f"{type(self).__name__}({args})"
 
 
-def clone(estimator: BaseEstimator) -> BaseEstimator:
+class Forecaster(BaseEstimator):
+    """An estimator that forecasts one benchmark/metric for target models (every registry method).
+
+    Declares the attributes and methods that generic callers (the backtest, the service) use, so
+    that they are type-checked instead of looked up blindly; subclasses implement both methods.
+    """
+
+    benchmark: str
+    metric: str
+    #: The size measures the method uses, its own first, then those it accepts in its place
+    #: (predictors.contracts: a stand-in is said in every forecast's notes).
+    size_measures: ClassVar[tuple[str, ...]] = ("flops", "n_params_nonembed")
+    #: Other per-model columns the method needs besides the size measure.
+    needs_columns: ClassVar[tuple[str, ...]] = ()
+
+    def input_contract(self) -> InputContract:
+        """What this method reads (a method whose parameters change it overrides this)."""
+        from predictors.contracts import InputContract
+
+        return InputContract(
+            size=self.size_measures,
+            columns=self.needs_columns,
+            series=((self.benchmark, self.metric),),
+            item_rows=self.uses_item_rows,
+        )
+
+    def fit(self, observations: pd.DataFrame) -> Self:
+        raise NotImplementedError
+
+    def predict(self, targets: pd.DataFrame) -> list[Forecast]:
+        raise NotImplementedError
+
+
+E = TypeVar("E", bound=BaseEstimator)
+
+
+def clone(estimator: E) -> E:
     """A new, unfitted estimator with the same parameters."""
     return type(estimator)(**estimator.get_params())
 
@@ -161,7 +200,8 @@ class Forecast:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["notes"] = list(self.notes)
-        return json.loads(json.dumps(d, default=_json_default))
+        out: dict[str, Any] = json.loads(json.dumps(d, default=_json_default))
+        return out
 
     def summary(self) -> str:
         level = round(100 * (1 - self.alpha))

@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans, MeanShift, estimate_bandwidth
 
 OUTLIER = -1
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """What :func:`cluster_items` found: a label per item (-1 = outlier), R, centres, rounds."""
+
+    labels: np.ndarray
+    bandwidth: float
+    centres: dict[int, np.ndarray]
+    rounds: int
 
 
 def cod_bandwidth(X: np.ndarray, *, quantile: float = 0.1, random_state: int = 0) -> float:
@@ -33,7 +44,7 @@ def cod_bandwidth(X: np.ndarray, *, quantile: float = 0.1, random_state: int = 0
 def _renumber(labels: np.ndarray) -> np.ndarray:
     """Clusters numbered 0..k-1 by decreasing size (ties by first member), outliers stay -1."""
     out = np.full_like(labels, OUTLIER)
-    kept = [lab for lab in np.unique(labels) if lab != OUTLIER]
+    kept = [int(lab) for lab in np.unique(labels) if lab != OUTLIER]
     kept.sort(key=lambda lab: (-(labels == lab).sum(), int(np.argmax(labels == lab))))
     for new, lab in enumerate(kept):
         out[labels == lab] = new
@@ -98,7 +109,7 @@ def cluster_items(
     min_cluster_size: int = 10,
     n_clusters: int | None = None,
     random_state: int = 0,
-) -> dict[str, object]:
+) -> Clustering:
     """Cluster difficulty vectors; returns labels, bandwidth, centres and loop rounds.
 
     ``method="kmeans"`` uses ``n_clusters`` (default: as many as the improved MeanShift finds, so
@@ -113,5 +124,4 @@ def cluster_items(
         labels = kmeans_labels(X, n_clusters=k, random_state=random_state)
     elif method != "meanshift":
         raise ValueError(f"clustering={method!r}; allowed: ('meanshift', 'kmeans')")
-    centres = _centres(X, labels)
-    return {"labels": labels, "bandwidth": R, "centres": centres, "rounds": rounds}
+    return Clustering(labels, R, _centres(X, labels), rounds)

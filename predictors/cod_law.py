@@ -3,7 +3,8 @@
 Law: y(C) = g + (1 - g) * exp(-a * C**(-b) - c), C in ``unit`` FLOPs. The fit runs in a unit near
 the ladder's own compute (well conditioned) and converts ``a`` to the documented unit afterwards:
 a_unit = a_fit * (unit_fit / unit)**b. The filter's thresholds (a > 1, b > 0.1, 0 <= c < 1) are
-therefore the paper's, read in units of 1e18 FLOPs by default, whatever the ladder's scale.
+the paper's, read in units of 1e18 FLOPs; :class:`predictors.cod.CODForecaster` reads ``a`` at a
+compute taken from the ladder instead, so that the verdict does not depend on the compute unit.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.interpolate import PchipInterpolator, UnivariateSpline
 from scipy.optimize import least_squares
 from sklearn.isotonic import IsotonicRegression
@@ -24,10 +28,14 @@ _C_BOUNDS = (0.0, 60.0)
 _G_BOUNDS = (0.0, 0.999)
 
 
-def cod_curve(C: np.ndarray, a: float, b: float, c: float, g: float = 0.0) -> np.ndarray:
-    """Expected pass rate of a cluster at compute C (in the law's unit)."""
-    C = np.asarray(C, dtype=float)
-    return g + (1.0 - g) * np.exp(-a * np.power(C, -b) - c)
+def cod_curve(C: ArrayLike, a: float, b: float, c: float, g: float = 0.0) -> np.ndarray:
+    """Expected pass rate of a cluster at compute C (in the law's unit).
+
+    >>> round(float(cod_curve(1.0, a=2.0, b=0.5, c=0.1)), 6)  # exp(-2 - 0.1)
+    0.122456
+    """
+    z = np.asarray(C, dtype=float)
+    return cast(np.ndarray, g + (1.0 - g) * np.exp(-a * z ** (-b) - c))  # ufunc stubs: Any
 
 
 @dataclass(frozen=True)
@@ -85,12 +93,13 @@ def fit_cod_law(
     u_fit = float(np.exp(np.mean(np.log(flops))))
     z = flops / u_fit
     fit_g = guess is None
+    g_fixed = 0.0 if guess is None else float(guess)
 
     def unpack(p: np.ndarray) -> tuple[float, float, float, float]:
-        return p[0], p[1], p[2], (p[3] if fit_g else float(guess))
+        return p[0], p[1], p[2], (p[3] if fit_g else g_fixed)
 
     def resid(p: np.ndarray) -> np.ndarray:
-        return cod_curve(z, *unpack(p)) - y
+        return cast(np.ndarray, cod_curve(z, *unpack(p)) - y)  # ndarray - ndarray: Any
 
     log_z = np.log(z)
 
@@ -111,7 +120,7 @@ def fit_cod_law(
     else:
         g0 = [0.0, 0.2] if fit_g else [None]
         grid = [(1.0, 0.4, 0.0), (5.0, 1.0, 0.0), (0.1, 0.1, 1.0), (20.0, 0.3, 0.5)]
-        linear = _loglinear_start(z, y, 0.0 if fit_g else float(guess))
+        linear = _loglinear_start(z, y, g_fixed)
         grid = ([linear] if linear else []) + grid
         starts = [
             [a, b, c] + ([g] if fit_g else []) for (a, b, c), g in itertools.product(grid, g0)
@@ -119,9 +128,9 @@ def fit_cod_law(
     best = None
     last_error = "no start point"
     for p0 in starts:
-        p0 = np.clip(p0, np.array(lo) * (1 + 1e-9) + 1e-15, np.array(hi) * (1 - 1e-9))
+        x0 = np.clip(p0, np.array(lo) * (1 + 1e-9) + 1e-15, np.array(hi) * (1 - 1e-9))
         try:
-            res = least_squares(resid, p0, jac=jac, bounds=(lo, hi), method="trf", max_nfev=200)
+            res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), method="trf", max_nfev=200)
         except (ValueError, FloatingPointError) as exc:  # pragma: no cover - scipy edge cases
             last_error = str(exc)
             continue
@@ -136,19 +145,44 @@ def fit_cod_law(
 
 
 def filter_reasons(
-    law: LawFit, *, a_min: float = 1.0, b_min: float = 0.1, c_max: float = 1.0
+    law: LawFit,
+    *,
+    a_min: float = 1.0,
+    b_min: float = 0.1,
+    c_max: float = 1.0,
+    reference_flops: float | None = None,
 ) -> list[str]:
-    """Why a cluster is not extrapolable (empty list: keep it)."""
+    """Why a cluster is not extrapolable (empty list: keep it).
+
+    ``a`` is read as the difficulty term a * (C / unit)**(-b) at ``reference_flops`` (None: at
+    C = one ``unit``, the paper's reading). A reference taken from the ladder itself makes the
+    verdict independent of the compute unit: multiplying every FLOP count by k multiplies the
+    reference by k and leaves the term unchanged, while the fitted a in a fixed unit moves by k**b.
+    """
     if not law.converged or not all(map(math.isfinite, (law.a, law.b, law.c))):
         return ["law fit did not converge"]
     reasons = []
-    if not law.a > a_min:
-        reasons.append(f"a={law.a:.3g} <= {a_min:g} (C in units of {law.unit:.0e} FLOPs)")
+    if reference_flops is None:
+        if not law.a > a_min:
+            reasons.append(f"a={law.a:.3g} <= {a_min:g} (C in units of {law.unit:.0e} FLOPs)")
+    else:
+        term = law.a * (reference_flops / law.unit) ** (-law.b)
+        if not term > a_min:
+            reasons.append(
+                f"a*C^-b={term:.3g} <= {a_min:g} at the reference {reference_flops:.3g} FLOPs"
+            )
     if not law.b > b_min:
         reasons.append(f"b={law.b:.3g} <= {b_min:g}")
     if not (0.0 <= law.c < c_max):
         reasons.append(f"c={law.c:.3g} not in [0, {c_max:g})")
     return reasons
+
+
+Curve = Callable[[np.ndarray], np.ndarray]
+
+
+def _identity(s: np.ndarray) -> np.ndarray:
+    return s
 
 
 @dataclass
@@ -169,18 +203,18 @@ class SubsetMapping:
     smoothing: float | None = None
     rmse: float = 0.0
     notes: list[str] = field(default_factory=list)
-    _fn: object = None
+    _fn: Curve = _identity
     tail: str = "curve"
 
     def __call__(self, s: np.ndarray | float) -> np.ndarray:
         s = np.clip(np.asarray(s, dtype=float), 0.0, 1.0)
         if self.kind == "identity":
             return s
-        out = np.clip(self._fn(s), 0.0, 1.0)  # type: ignore[operator]
+        out = np.clip(self._fn(s), 0.0, 1.0)
         data = self.x < 1.0  # the observed points (and (0, 0)), not the (1, 1) pin
         if self.tail == "linear" and data.sum() >= 2:
             x0, x1 = self.x[data][-2:]
-            y0, y1 = np.clip(self._fn(np.array([x0, x1])), 0.0, 1.0)  # type: ignore[operator]
+            y0, y1 = np.clip(self._fn(np.array([x0, x1])), 0.0, 1.0)
             slope = max((y1 - y0) / (x1 - x0), 0.0)
             out = np.where(s > x1, np.minimum(y1 + slope * (s - x1), 1.0), out)
         return out
@@ -204,13 +238,13 @@ def _merge_ties(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def _is_monotone(fn: object) -> bool:
+def _is_monotone(fn: Curve) -> bool:
     grid = np.linspace(0.0, 1.0, 1001)
-    return bool(np.all(np.diff(fn(grid)) >= -1e-9))  # type: ignore[operator]
+    return bool(np.all(np.diff(fn(grid)) >= -1e-9))
 
 
 def fit_mapping(
-    subset: np.ndarray, full: np.ndarray, *, rmse_target: float = 0.005, tail: str = "curve"
+    subset: ArrayLike, full: ArrayLike, *, rmse_target: float = 0.005, tail: str = "curve"
 ) -> SubsetMapping:
     """Fit the mapping on (subset, full) pairs plus the fixed points (0, 0) and (1, 1)."""
     x = np.concatenate([[0.0], np.asarray(subset, dtype=float), [1.0]])
@@ -235,7 +269,7 @@ def fit_mapping(
     else:
         notes.append(f"only {len(x)} distinct points; PCHIP instead of a cubic spline")
     y_iso = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, y)
-    fn = PchipInterpolator(x, y_iso) if len(x) >= 2 else (lambda s: s)
+    fn: Curve = PchipInterpolator(x, y_iso) if len(x) >= 2 else _identity
     rmse = float(np.sqrt(np.mean((y_iso - y) ** 2)))
     return SubsetMapping("pchip", x, y, None, rmse, notes, fn, tail)
 

@@ -52,6 +52,28 @@ class DensityReference(BaseEstimator):
         Fix the score curve's upper asymptote (e.g. 1.0: a perfect score at zero loss, like the
         ladder's (L=0, Acc=1) anchor). Without it the asymptote is fitted, and a family whose
         best model is far from the targets caps every stronger model as "not invertible".
+
+    Examples
+    --------
+    A noiseless reference family on L = 30 N^-0.25 + 200 D^-0.25 and
+    S = -0.7 / (1 + exp(-5 (L - 1))) + 0.95. The score the curves give at N = 2e9, D = d0 = 1e12
+    (0.9249) inverts back to an effective size of 2e9:
+
+    >>> import numpy as np, pandas as pd
+    >>> def loss(n, d): return 30.0 * n**-0.25 + 200.0 * d**-0.25
+    >>> def acc(L): return -0.7 / (1 + np.exp(-5.0 * (L - 1.0))) + 0.95
+    >>> rows = []
+    >>> for n in (7e7, 1.6e8, 4e8, 1e9, 2.8e9):
+    ...     for d in np.logspace(9, 11.5, 5):
+    ...         base = dict(model=f"ref{n:.0e}", family="ref", n_params=n, n_params_nonembed=n,
+    ...                     n_tokens=d, checkpoint_step=int(d / 1e6))
+    ...         rows += [dict(base, benchmark="lm", metric="loss", value=loss(n, d)),
+    ...                  dict(base, benchmark="task", metric="acc", value=acc(loss(n, d)))]
+    >>> ref = DensityReference(reference_family="ref", benchmark="task", loss_benchmark="lm")
+    >>> ref = ref.fit(pd.DataFrame(rows))
+    >>> s = float(acc(loss(2e9, 1e12)))
+    >>> round(s, 4), round(float(ref.effective_size(np.array([s]))[0]) / 1e9, 4)  # in 1e9
+    (0.9249, 2.0)
     """
 
     _param_ranges: ClassVar[dict[str, Any]] = {
@@ -273,11 +295,10 @@ def fit_densing_law(
         if np.ptp(tq) == 0:
             continue
         boots.append(np.polyfit(tq, q["log_density_max"].to_numpy(), 1)[0])
-    bci = (
-        tuple(float(v) for v in np.quantile(boots, [alpha / 2, 1 - alpha / 2]))
-        if boots
-        else (math.nan, math.nan)
-    )
+    bci = (math.nan, math.nan)
+    if boots:
+        lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+        bci = (float(lo), float(hi))
     if ci[0] <= 0:
         notes.append("the slope's interval includes 0: the doubling time's upper bound is infinite")
     notes.append(
@@ -295,7 +316,7 @@ def fit_densing_law(
         r_squared=float(res.rsquared),
         doubling_days=_doubling(a),
         doubling_interval=(_doubling(ci[1]), _doubling(ci[0])),
-        bootstrap_slope_interval=bci,  # type: ignore[arg-type]
+        bootstrap_slope_interval=bci,
         alpha=alpha,
         n_models=len(pts),
         points=p,

@@ -13,8 +13,7 @@ walked by :meth:`Filter.mask` over NumPy arrays. Nothing from the text is ever e
 >>> parse_filter("__import__('os')")
 Traceback (most recent call last):
 ...
-predictors.filters.FilterError: Call is not allowed in a filter (column 1): only column names, \
-literals, comparisons, and/or/not, in [...] lists and + - * / are
+predictors.filters.FilterError: Call is not allowed in a filter (column 1): only column names, ...
 """
 
 from __future__ import annotations
@@ -208,11 +207,18 @@ class _Checker:
         if len(node.elts) > MAX_LIST:
             raise self._refuse(node, f"the list has {len(node.elts)} elements; at most {MAX_LIST}")
         for elt in node.elts:
-            if isinstance(elt, ast.UnaryOp) and isinstance(elt.op, ast.USub | ast.UAdd):
+            signed = isinstance(elt, ast.UnaryOp) and isinstance(elt.op, ast.USub | ast.UAdd)
+            if isinstance(elt, ast.UnaryOp) and signed:
                 elt = elt.operand
             if not isinstance(elt, ast.Constant):
                 raise self._refuse(elt, "'in' lists hold literals only")
             self._literal(elt)
+            if signed and not _is_number(elt.value):  # -'a' would fail only when applied
+                raise self._refuse(elt, f"a sign goes on numbers only, not {elt.value!r}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_scalar(value: Any) -> bool:
@@ -225,10 +231,13 @@ def _literal_list(node: ast.List | ast.Tuple) -> list[Literal]:
         if isinstance(elt, ast.UnaryOp):
             assert isinstance(elt.operand, ast.Constant)
             v = elt.operand.value
+            assert isinstance(v, int | float)  # _Checker._list signs numbers only
             out.append(-v if isinstance(elt.op, ast.USub) else +v)
         else:
             assert isinstance(elt, ast.Constant)
-            out.append(elt.value)
+            value = elt.value
+            assert value is None or isinstance(value, str | int | float)  # _Checker._literal
+            out.append(value)
     return out
 
 
@@ -330,7 +339,7 @@ def _compare(op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
             return False
     left_arr = left if not _is_scalar(left) else None
     right_arr = right if not _is_scalar(right) else None
-    n = len(left_arr if left_arr is not None else right_arr)
+    n = len(left) if left_arr is not None else len(right)
     lhs = left_arr if left_arr is not None else np.full(n, left, dtype=object)
     rhs = right_arr if right_arr is not None else np.full(n, right, dtype=object)
     if lhs.dtype == float and rhs.dtype == float:

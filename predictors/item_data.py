@@ -37,10 +37,13 @@ def item_results_to_observations(rows: pd.DataFrame) -> pd.DataFrame:
     """
     require_columns(rows, ITEM_RESULT_COLUMNS, "item_results_to_observations")
     df = rows.copy()
+    if "stop_reason" in df:  # the checker failed, not the model: no outcome was measured
+        df = df[df["stop_reason"].astype("string").fillna("") != "checker_error"]
     mode = df["mode"] if "mode" in df else pd.Series("samples", index=df.index)
     df["metric"] = mode.map(_MODE_METRIC).fillna("pass_rate")
-    n = pd.to_numeric(df.get("n_samples"), errors="coerce") if "n_samples" in df else np.nan
-    s = pd.to_numeric(df.get("n_pass"), errors="coerce") if "n_pass" in df else np.nan
+    nan = pd.Series(np.nan, index=df.index, dtype=float)
+    n = pd.to_numeric(df["n_samples"], errors="coerce") if "n_samples" in df else nan
+    s = pd.to_numeric(df["n_pass"], errors="coerce") if "n_pass" in df else nan
     rate = df["pass_rate"] if "pass_rate" in df else s / n
     value = pd.Series(np.asarray(rate, dtype=float), index=df.index)
     if "estimate" in df:
@@ -67,8 +70,16 @@ def item_results_to_observations(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def model_flops(df: pd.DataFrame) -> pd.Series:
-    """FLOPs per row: ``flops`` when given, else 6 * n_params * n_tokens."""
-    flops = pd.to_numeric(df.get("flops"), errors="coerce")
+    """FLOPs per row: ``flops`` when given, else 6 * n_params * n_tokens.
+
+    >>> model_flops(pd.DataFrame({"n_params": [1e8], "n_tokens": [2e9]})).tolist()
+    [1.2e+18]
+    """
+    flops: pd.Series = (
+        pd.to_numeric(df["flops"], errors="coerce").astype(float)
+        if "flops" in df
+        else pd.Series(np.nan, index=df.index, dtype=float)
+    )
     if "n_params" in df and "n_tokens" in df:
         six_nd = (
             6.0
@@ -81,12 +92,24 @@ def model_flops(df: pd.DataFrame) -> pd.Series:
 
 @dataclass(frozen=True)
 class ItemMatrix:
-    """Pass rates, items x models (models in increasing compute), and each model's compute."""
+    """Pass rates, items x ladder points (increasing compute), and each point's compute.
+
+    A ladder point is a model (its last checkpoints averaged) or, with ``by="checkpoint"``, one
+    checkpoint of a model, named ``model@step``. ``dropped_models`` are points that measured too
+    few of the items to keep (see :data:`MIN_ITEM_COVERAGE`).
+    """
 
     rates: pd.DataFrame
     flops: pd.Series
     n_checkpoints: pd.Series
     dropped_items: tuple[str, ...] = ()
+    dropped_models: tuple[str, ...] = ()
+
+
+#: A ladder point that measured fewer than this share of the benchmark's items is dropped before
+#: items are: else one sparse checkpoint (Pythia 12B at 2M tokens has 30 of 128 problems) would
+#: remove every item it lacks from the whole fit.
+MIN_ITEM_COVERAGE = 0.5
 
 
 def _last_steps(df: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -97,18 +120,50 @@ def _last_steps(df: pd.DataFrame, window: int) -> pd.DataFrame:
     return df.loc[ranks <= window]
 
 
+def checkpoint_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows relabelled so that each (model, checkpoint) is its own ladder point ``model@step``.
+
+    >>> checkpoint_points(pd.DataFrame({"model": ["a", "a"], "checkpoint_step": [10, 20]}))["model"].tolist()
+    ['a@10', 'a@20']
+    """
+    step = (
+        pd.to_numeric(rows["checkpoint_step"], errors="coerce")
+        if "checkpoint_step" in rows
+        else pd.Series(np.nan, index=rows.index, dtype=float)
+    )
+    label = step.map(lambda v: "final" if pd.isna(v) else str(int(v)))
+    return rows.assign(model=rows["model"].astype(str) + "@" + label, checkpoint_step=step)
+
+
 def item_matrix(
-    obs: pd.DataFrame, *, benchmark: str, metric: str = "pass_rate", checkpoint_window: int = 3
+    obs: pd.DataFrame,
+    *,
+    benchmark: str,
+    metric: str = "pass_rate",
+    checkpoint_window: int = 3,
+    by: str = "model",
 ) -> ItemMatrix:
     """Average each item's pass rate over a model's last ``checkpoint_window`` checkpoints.
 
     A model's compute is the geometric mean of those checkpoints' FLOPs, the compute the averaged
-    pass rate belongs to. Items not measured on every model are dropped (and listed).
+    pass rate belongs to. ``by="checkpoint"`` makes every checkpoint its own ladder point (no
+    averaging): a training trajectory is then a ladder. Points measuring fewer than
+    :data:`MIN_ITEM_COVERAGE` of the items are dropped, then items not measured on every
+    remaining point (both listed).
     """
     require_columns(obs, ("model", "benchmark", "metric", "value", "item"), "item_matrix")
     rows = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric) & obs["item"].notna()]
     if rows.empty:
-        raise ValueError(f"no per-item rows for benchmark={benchmark!r}, metric={metric!r}")
+        have = sorted({f"{b}/{m}" for b, m in zip(obs["benchmark"], obs["metric"], strict=True)})[
+            :20
+        ]
+        raise ValueError(
+            f"no per-item rows for benchmark={benchmark!r}, metric={metric!r}; present: {have}"
+        )
+    if by == "checkpoint":
+        rows, checkpoint_window = checkpoint_points(rows), 1
+    if "checkpoint_step" not in rows:
+        rows = rows.assign(checkpoint_step=np.nan)
     rows = _last_steps(
         rows.assign(flops=model_flops(rows), item=rows["item"].astype(str)), checkpoint_window
     )
@@ -116,14 +171,21 @@ def item_matrix(
         bad = sorted(rows.loc[rows["flops"].isna(), "model"].unique())
         raise ValueError(f"models {bad} have neither flops nor n_params and n_tokens")
     rates = rows.pivot_table(index="item", columns="model", values="value", aggfunc="mean")
+    coverage = rates.notna().mean(axis=0)
+    sparse = tuple(str(c) for c in rates.columns[coverage < MIN_ITEM_COVERAGE])
+    if sparse and len(sparse) < rates.shape[1]:
+        rates = rates.drop(columns=list(sparse))
+    else:
+        sparse = ()
     n_ckpt = rows.groupby("model")["_step"].nunique()
     comp = (
         rows.drop_duplicates(["model", "_step"])
         .groupby("model")["flops"]
         .apply(lambda f: float(np.exp(np.mean(np.log(f.astype(float))))))
     )
+    comp = comp[rates.columns]
     order = comp.sort_values(kind="stable").index
     rates = rates[order]
     complete = rates.notna().all(axis=1)
     dropped = tuple(rates.index[~complete])
-    return ItemMatrix(rates[complete], comp[order], n_ckpt[order], dropped)
+    return ItemMatrix(rates[complete], comp[order], n_ckpt[order], dropped, sparse)

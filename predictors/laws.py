@@ -17,51 +17,67 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import OptimizeWarning, curve_fit, minimize
+
+from predictors.batch_fit import batch_refit, batch_rows
 
 Array = np.ndarray
 LawFunc = Callable[..., Array]
+#: A two-input law's ``x``: ``(N, M)`` or ``(N, D)``, each a scalar or an array (or a 2 x n array).
+Pair = tuple[ArrayLike, ArrayLike] | Array
+
+
+def _f(v: ArrayLike) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """``v`` as a float array, so that the arithmetic below is typed (scalars stay 0-d)."""
+    return np.asarray(v, dtype=float)
+
 
 # --------------------------------------------------------------------------------------------
-# Functional forms
+# Functional forms (the casts: numpy's ufunc stubs type np.exp/np.log results as Any)
 # --------------------------------------------------------------------------------------------
 
 
-def gadre_loss(x: Array, alpha: float, beta: float, b: float, E: float) -> Array:
+def gadre_loss(x: Pair, alpha: float, beta: float, b: float, E: float) -> Array:
     """Gadre et al. loss in (N, M): ``alpha*N^b + beta*6^(b/2)*(M*N)^b + E`` (b < 0).
 
     Equivalent to ``E + (a*M^eta + b*M^-eta)*C^-eta`` with C = 6ND. ``x`` is ``(N, M)``.
+
+    >>> # 50 * 1e8^-0.2 + 80 * 6^-0.1 * (2e9)^-0.2 + 1.8 = 1.25594 + 0.92272 + 1.8
+    >>> round(float(gadre_loss((1e8, 20.0), 50.0, 80.0, -0.2, 1.8)), 5)
+    3.97866
     """
-    n, m = x[0], x[1]
-    return alpha * np.power(n, b) + beta * np.power(6.0, b / 2) * np.power(m * n, b) + E
+    n, m = _f(x[0]), _f(x[1])
+    # b is a float, or one column per bootstrap resample (predictors.batch_fit)
+    return cast(Array, alpha * n**b + beta * 6.0 ** (b / 2) * (m * n) ** b + E)
 
 
-def gadre_error(loss: Array, k: float, gamma: float, eps: float) -> Array:
+def gadre_error(loss: ArrayLike, k: float, gamma: float, eps: float) -> Array:
     """Gadre et al. error from loss: ``eps - k*exp(-gamma*L)``."""
-    return eps - k * np.exp(-gamma * np.asarray(loss))
+    return eps - k * np.exp(-gamma * _f(loss))
 
 
-def chinchilla_loss(x: Array, a: float, b: float, alpha: float, beta: float, E: float) -> Array:
+def chinchilla_loss(x: Pair, a: float, b: float, alpha: float, beta: float, E: float) -> Array:
     """Bhagia et al. step 1: ``exp(a)/N^alpha + exp(b)/D^beta + E``. ``x`` is ``(N, D)``."""
-    n, d = x[0], x[1]
-    return np.exp(a - alpha * np.log(n)) + np.exp(b - beta * np.log(d)) + E
+    n, d = _f(x[0]), _f(x[1])
+    return cast(Array, np.exp(a - alpha * np.log(n)) + np.exp(b - beta * np.log(d)) + E)
 
 
-def compute_loss(c: Array, a: float, alpha: float, E: float) -> Array:
+def compute_loss(c: ArrayLike, a: float, alpha: float, E: float) -> Array:
     """FLOPs variant of step 1: ``exp(a)/C^alpha + E``."""
-    return np.exp(a - alpha * np.log(c)) + E
+    return cast(Array, np.exp(a - alpha * np.log(_f(c))) + E)
 
 
-def sigmoid_accuracy(loss: Array, a: float, b: float, k: float, L0: float) -> Array:
+def sigmoid_accuracy(loss: ArrayLike, a: float, b: float, k: float, L0: float) -> Array:
     """Bhagia et al. step 2: ``a/(1+exp(-k(L-L0))) + b`` with a in [-1, 0] (falls with loss)."""
-    z = np.clip(-k * (np.asarray(loss) - L0), -500, 500)
+    z = np.clip(-k * (_f(loss) - L0), -500, 500)
     return a / (1.0 + np.exp(z)) + b
 
 
-def invert_sigmoid_accuracy(score: Array, a: float, b: float, k: float, L0: float) -> Array:
+def invert_sigmoid_accuracy(score: ArrayLike, a: float, b: float, k: float, L0: float) -> Array:
     """Loss at which :func:`sigmoid_accuracy` reaches ``score``; NaN outside its range."""
     s = np.asarray(score, dtype=float)
     frac = (s - b) / a
@@ -70,38 +86,38 @@ def invert_sigmoid_accuracy(score: Array, a: float, b: float, k: float, L0: floa
     return np.where((frac > 0) & (frac < 1), out, np.nan)
 
 
-def exponential_compute(c: Array, g: float, a: float, b: float) -> Array:
+def exponential_compute(c: ArrayLike, g: float, a: float, b: float) -> Array:
     """End-to-end baseline: ``g + (1-g)*exp(-a*C^-b)``: chance g at small C, 1 at large C.
 
     ``C`` is measured in units of 1e18 FLOPs so that ``a`` stays of order one.
     """
-    cc = np.asarray(c) / 1e18
-    return g + (1.0 - g) * np.exp(-a * np.power(cc, -b))
+    cc = _f(c) / 1e18
+    return g + (1.0 - g) * np.exp(-a * cc ** (-b))
 
 
-def sigmoid_log_compute(c: Array, lo: float, hi: float, k: float, x0: float) -> Array:
+def sigmoid_log_compute(c: ArrayLike, lo: float, hi: float, k: float, x0: float) -> Array:
     """End-to-end baseline: a logistic curve in log10 compute from ``lo`` to ``hi``."""
-    z = np.clip(-k * (np.log10(np.asarray(c)) - x0), -500, 500)
-    return lo + (hi - lo) / (1.0 + np.exp(z))
+    z = np.clip(-k * (np.log10(_f(c)) - x0), -500, 500)
+    return cast(Array, lo + (hi - lo) / (1.0 + np.exp(z)))
 
 
 def single_step_accuracy(
-    x: Array, a: float, b: float, A: float, alpha: float, B: float, beta: float, c: float
+    x: Pair, a: float, b: float, A: float, alpha: float, B: float, beta: float, c: float
 ) -> Array:
     """Bhagia et al. single step: accuracy directly from (N, D).
 
     ``a/(1+exp(-(exp(A)/N^alpha + exp(B)/D^beta + c))) + b``: the two steps composed, with the
     sigmoid's scale k absorbed into A, B and ``c = k(E - L0)`` (not separately identifiable).
     """
-    n, d = x[0], x[1]
+    n, d = _f(x[0]), _f(x[1])
     inner = np.exp(A - alpha * np.log(n)) + np.exp(B - beta * np.log(d)) + c
-    return a / (1.0 + np.exp(np.clip(-inner, -500, 500))) + b
+    return cast(Array, a / (1.0 + np.exp(np.clip(-inner, -500, 500))) + b)
 
 
-def densing_loss(x: Array, a: float, alpha: float, b: float, beta: float) -> Array:
+def densing_loss(x: Pair, a: float, alpha: float, b: float, beta: float) -> Array:
     """Xiao et al. step 1 (no irreducible term): ``a*N^-alpha + b*D^-beta``; ``x`` is (N, D)."""
-    n, d = x[0], x[1]
-    return a * np.power(n, -alpha) + b * np.power(d, -beta)
+    n, d = _f(x[0]), _f(x[1])
+    return a * n ** (-alpha) + b * d ** (-beta)
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,6 +130,10 @@ class LawFit:
     """Result of fitting one law. ``status`` is ``ok``, ``ill_conditioned`` or ``failed``.
 
     Only an ``ok`` fit predicts numbers; the others raise via :meth:`require_ok` with ``message``.
+    ``n_starts`` counts the local fits that actually ran (the given starts, plus one polish of the
+    batched run's best optimum for a Huber loss) and ``n_converged`` those that ended at finite
+    parameters with a finite objective, so a report can tell a 128-start fit from one whose loop
+    stopped after one.
     """
 
     law: str
@@ -126,6 +146,7 @@ class LawFit:
     condition: float
     residuals: tuple[float, ...] = ()
     n_starts: int = 1
+    n_converged: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,6 +173,7 @@ class LawFit:
             "rss": self.rss,
             "condition": self.condition,
             "n_starts": self.n_starts,
+            "n_converged": self.n_converged,
         }
 
     def summary(self) -> str:
@@ -213,18 +235,30 @@ def _condition(func: LawFunc, x: Any, p: Array) -> float:
     return float(s[0] / s[-1])
 
 
-def _one_start(
+def fit_one_start(
     func: LawFunc,
     x: Any,
     y: Array,
-    p0: Array,
-    bounds: tuple[Array, Array] | None,
-    loss: str,
-    sw: Array | None,
-    maxfev: int,
-    solver: str = "auto",
+    *,
+    p0: ArrayLike,
+    bounds: tuple[Array, Array] | None = None,
+    loss: str = "l2",
+    sigma_weights: Array | None = None,
+    maxfev: int = 10000,
 ) -> Array | None:
-    """One local fit from ``p0``; None if it fails. ``solver="trf"``: see :func:`_huber_trf`."""
+    """One local fit of ``y ≈ func(x, *p)`` from ``p0``; None if it fails or leaves the reals.
+
+    The per-start building block of :func:`fit_law` (it polishes the best batched optima, and
+    runs every start of a small least-squares fit). ``sigma_weights`` are the square roots of
+    the residual weights.
+
+    >>> x = np.array([1.0, 2.0, 4.0, 8.0])
+    >>> p = fit_one_start(compute_loss, x, compute_loss(x, 0.5, 0.7, 1.2), p0=[1.0, 1.0, 1.0])
+    >>> [round(float(v), 6) for v in p]
+    [0.5, 0.7, 1.2]
+    """
+    start = np.asarray(p0, dtype=float)
+    sw = sigma_weights
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptimizeWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -236,17 +270,15 @@ def _one_start(
                     func,
                     x,
                     y,
-                    p0=p0,
+                    p0=start,
                     sigma=sigma,
                     bounds=bounds if bounds is not None else (-np.inf, np.inf),
                     **kw,
                 )
-            elif solver == "trf":
-                p = _huber_trf(func, x, y, p0, bounds, loss, maxfev)
             else:
                 res = minimize(
                     _residual_fn(func, x, y, loss, sw),
-                    p0,
+                    start,
                     method="L-BFGS-B",
                     bounds=None if bounds is None else list(zip(*bounds, strict=True)),
                     options={"maxiter": maxfev, "ftol": 1e-13, "gtol": 1e-10},
@@ -254,35 +286,8 @@ def _one_start(
                 p = res.x
         except (RuntimeError, ValueError, FloatingPointError):
             return None
-    return np.asarray(p, dtype=float) if np.all(np.isfinite(p)) else None
-
-
-def _huber_trf(
-    func: LawFunc,
-    x: Any,
-    y: Array,
-    p0: Array,
-    bounds: tuple[Array, Array] | None,
-    loss: str,
-    nfev: int,
-) -> Array:
-    """The same Huber-in-log-space objective, minimised by trust-region least squares.
-
-    scipy's ``loss="huber"`` with ``f_scale=delta`` is Huber_delta on the residuals up to a
-    constant factor, so the optimum is the same; it is much faster than L-BFGS-B with numerical
-    gradients, which is why bootstrap refits (warm-started at the L-BFGS-B optimum) use it.
-    """
-    from scipy.optimize import least_squares
-
-    delta = float(loss.split(":")[1]) if ":" in loss else 1e-3
-    logy = np.log(y)
-
-    def resid(p: Array) -> Array:
-        pred = func(x, *p)
-        return np.log(np.where(pred > 0, pred, 1e-300)) - logy
-
-    b = (-np.inf, np.inf) if bounds is None else bounds
-    return least_squares(resid, p0, bounds=b, loss="huber", f_scale=delta, max_nfev=nfev).x
+    out = np.asarray(p, dtype=float)
+    return out if np.all(np.isfinite(out)) else None
 
 
 def fit_law(
@@ -304,6 +309,8 @@ def fit_law(
     ``weights`` multiply residuals. The best start is judged by the same objective as the fit.
     A fit with fewer points than parameters, no finite solution, or a scaled Jacobian condition
     number above ``max_condition`` is reported as such (``status`` / ``message``).
+    A Huber loss, or at least :data:`MIN_BATCHED_STARTS` unweighted starts, runs every start at
+    once and polishes the best :data:`N_POLISH` with those solvers (:func:`_multi_start`).
     """
     names = tuple(list(_param_names(func)))
     y = np.asarray(y, dtype=float)
@@ -320,26 +327,31 @@ def fit_law(
     sw = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
     b = None if bounds is None else (np.asarray(bounds[0], float), np.asarray(bounds[1], float))
     obj = _residual_fn(func, x, y, loss, sw)
-    best, best_val = None, math.inf
     candidates = [np.asarray(p0, dtype=float) for p0 in starts]
     if b is not None:
         candidates = [np.clip(p0, b[0], b[1]) for p0 in candidates]
-    if loss != "l2" and sw is None:
-        # Huber in log space: every start also gets a fast trust-region run of the same
-        # objective; its best optimum is then polished by L-BFGS-B like the given starts.
-        fast = [_one_start(func, x, y, p0, b, loss, None, 500, "trf") for p0 in candidates]
-        fast = [p for p in fast if p is not None]
-        if fast:
-            candidates.append(min(fast, key=obj))
-    for p0a in candidates:
-        p = _one_start(func, x, y, p0a, b, loss, sw, maxfev)
-        if p is None:
-            continue
-        v = obj(p)
-        if v < best_val:
-            best, best_val = p, v
+    if sw is None and (loss != "l2" or len(candidates) >= MIN_BATCHED_STARTS):
+        best, best_val, n_run, n_converged = _multi_start(func, x, y, candidates, b, loss, maxfev)
+    else:
+        best, best_val, n_run, n_converged = None, math.inf, 0, 0
+        for p0a in candidates:
+            n_run += 1
+            p = fit_one_start(
+                func, x, y, p0=p0a, bounds=b, loss=loss, sigma_weights=sw, maxfev=maxfev
+            )
+            v = obj(p) if p is not None else math.inf
+            if not v < 1e299:  # the objective's stand-in for a non-finite value at p
+                continue
+            n_converged += 1
+            if v < best_val:
+                best, best_val = p, v
     if best is None or not math.isfinite(best_val) or best_val >= 1e299:
-        return _replace(empty, message=f"no start of {len(starts)} converged", n_starts=len(starts))
+        return _replace(
+            empty,
+            message=f"no start of {n_run} converged",
+            n_starts=n_run,
+            n_converged=n_converged,
+        )
     resid = np.asarray(func(x, *best), dtype=float) - y
     cond = _condition(func, x, best)
     status, msg = "ok", ""
@@ -358,8 +370,65 @@ def fit_law(
         float(np.dot(resid, resid)),
         cond,
         tuple(float(v) for v in resid),
-        len(starts),
+        n_run,
+        n_converged,
     )
+
+
+#: Multi-start optima (best first) that the per-start scipy solver polishes after the batched run.
+N_POLISH = 3
+#: Least-squares fits with fewer starts run scipy from each: the batched solver's plain damped
+#: Gauss-Newton can stall on a saturated plateau that trust-region reflective escapes (SingleStep's
+#: 16 starts on 12 points), and a few scipy calls cost little. Gadre's 128-start grid is batched.
+MIN_BATCHED_STARTS = 64
+
+
+def _multi_start(
+    func: LawFunc,
+    x: Any,
+    y: Array,
+    candidates: list[Array],
+    b: tuple[Array, Array] | None,
+    loss: str,
+    maxfev: int,
+) -> tuple[Array | None, float, int, int]:
+    """Every start at once (:func:`predictors.batch_fit.batch_refit`), then the best few
+    polished by :func:`fit_one_start`; returns (best, objective, starts run, starts converged).
+
+    The batched run replaces one scipy call per start (Gadre's 128-start grid took seconds on
+    Pythia's checkpoints); the polish makes the answer the scipy optimum of the best basin, as
+    before. A Huber fit counts its polish as one more start, as when a fast per-start solver
+    screened its starts.
+    """
+    obj = _residual_fn(func, x, y, loss, None)
+    shared = tuple(x) if isinstance(x, np.ndarray) and x.ndim == 2 else x  # a 2 x n pair
+    P, ok = batch_refit(
+        func,
+        shared,
+        np.broadcast_to(y, (len(candidates), len(y))),
+        np.array(candidates),
+        bounds=b,
+        loss=loss,
+        max_iter=100,  # a screening run: the polish below converges the best few fully
+        ftol=1e-9,
+        require_converged=False,
+    )
+    vals = np.array([obj(p) if good else math.inf for p, good in zip(P, ok, strict=True)])
+    converged = vals < 1e299  # the objective's stand-in for a non-finite value
+    n_run, n_converged = len(candidates), int(converged.sum())
+    best, best_val = None, math.inf
+    polished_ok = False
+    for i in np.argsort(vals)[: min(N_POLISH, n_converged)]:
+        p = fit_one_start(func, x, y, p0=P[i], bounds=b, loss=loss, maxfev=maxfev)
+        v = obj(p) if p is not None else math.inf
+        polished_ok |= v < 1e299
+        for q, qv in ((p, v), (P[i], float(vals[i]))):
+            if q is not None and qv < best_val:
+                best, best_val = q, qv
+    if loss != "l2" and n_run:
+        n_run += 1
+        n_converged += int(polished_ok)
+    return best, best_val, n_run, n_converged
 
 
 def _replace(fit: LawFit, **kw: Any) -> LawFit:
@@ -412,38 +481,29 @@ def bootstrap_law(
     rng: np.random.Generator,
     bounds: tuple[Sequence[float], Sequence[float]] | None = None,
     loss: str = "l2",
-    maxfev: int = 400,
-    solver: str = "auto",
+    max_iter: int = 1000,
 ) -> BootstrapLaw:
     """Refit on ``n_boot`` resamples of the fit points, warm-started from ``fit``'s optimum.
 
-    With bounds, each refit first tries unbounded Levenberg-Marquardt (several times faster than
-    the bounded trust-region solver) and falls back to the bounded solver when that leaves them.
+    All refits run together (:func:`predictors.batch_fit.batch_refit`). A resample with fewer
+    distinct points than parameters cannot identify them and counts as failed, like one whose
+    refit leaves the reals.
     """
     y = np.asarray(y, dtype=float)
     n = len(y)
-    draws, failed = [], 0
     p0 = np.asarray(fit.params)
-    b = None if bounds is None else (np.asarray(bounds[0], float), np.asarray(bounds[1], float))
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        if len(np.unique(idx)) < len(p0):
-            failed += 1
-            continue
-        xi, yi = take(x, idx), y[idx]
-        p = None
-        if loss == "l2" and b is not None:  # fast path: unbounded LM, kept only if inside bounds
-            p = _one_start(func, xi, yi, p0, None, loss, None, maxfev)
-            if p is not None and (np.any(p < b[0]) or np.any(p > b[1])):
-                p = None
-        if p is None:
-            p = _one_start(func, xi, yi, p0, b, loss, None, maxfev, solver)
-        if p is None:
-            failed += 1
-        else:
-            draws.append(p)
-    arr = np.array(draws) if draws else np.empty((0, len(p0)))
-    return BootstrapLaw(arr, failed)
+    idx = np.array([rng.integers(0, n, n) for _ in range(n_boot)], dtype=int).reshape(n_boot, n)
+    usable = np.array([len(np.unique(i)) >= len(p0) for i in idx], dtype=bool)
+    params, ok = batch_refit(
+        func,
+        batch_rows(x, idx[usable]),
+        y[idx[usable]],
+        p0,
+        bounds=bounds,
+        loss=loss,
+        max_iter=max_iter,
+    )
+    return BootstrapLaw(params[ok].reshape(-1, len(p0)), n_boot - int(ok.sum()))
 
 
 def percentile_interval(samples: Array, alpha: float) -> tuple[float, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy.optimize import minimize
@@ -21,17 +22,17 @@ F_BOUNDS = (-30.0, 30.0)
 
 def upper_bound_zero(n: np.ndarray | float, level: float = 0.95) -> np.ndarray:
     """One-sided upper confidence bound on p after ``n`` draws and no success (~3/n at 95%)."""
-    n = np.asarray(n, dtype=float)
-    return 1.0 - np.power(1.0 - level, 1.0 / np.maximum(n, 1.0))
+    k = np.asarray(n, dtype=float)
+    return cast(np.ndarray, 1.0 - (1.0 - level) ** (1.0 / np.maximum(k, 1.0)))  # stubs: Any
 
 
 def F_of(p: np.ndarray | float) -> np.ndarray:
     """log(-log p) for 0 < p < 1 (callers keep 0 and 1 out)."""
-    return np.log(-np.log(np.asarray(p, dtype=float)))
+    return cast(np.ndarray, np.log(-np.log(np.asarray(p, dtype=float))))  # ufunc stubs: Any
 
 
 def pu_of_F(F: np.ndarray | float) -> np.ndarray:
-    return np.exp(-np.exp(np.clip(np.asarray(F, dtype=float), *F_BOUNDS)))
+    return cast(np.ndarray, np.exp(-np.exp(np.clip(np.asarray(F, dtype=float), *F_BOUNDS))))
 
 
 @dataclass(frozen=True)
@@ -57,36 +58,71 @@ class LineFit:
         return pu_of_F(self.intercept + self.slope * np.asarray(z, dtype=float))
 
 
-def tobit_line(z: np.ndarray, F: np.ndarray, censored: np.ndarray) -> LineFit:
+def tobit_line(
+    z: np.ndarray, F: np.ndarray, censored: np.ndarray, weights: np.ndarray | None = None
+) -> LineFit:
     """Fit F = b0 + b1 z with Gaussian errors; censored points only say F_true > F (PU < bound).
 
-    Plain least squares when nothing is censored; the censored terms are log(1 - Phi).
+    Plain (weighted) least squares when nothing is censored; the censored terms are
+    log(1 - Phi). ``weights`` are relative precisions (1 / variance) of the points: point j's
+    error sd is sigma / sqrt(w_j) with w normalised to mean 1, and ``sigma`` is reported on
+    that scale. None weighs every point alike.
     """
     z, F, cens = (np.asarray(v) for v in (z, F, censored))
+    w = np.ones(len(F)) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != F.shape or not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError("weights must be positive and finite, one per point")
+    w = w / w.mean()
     obs = ~cens
     if obs.sum() < 2:
         raise ValueError(
             f"need at least 2 uncensored points for the PassUntil line; got {obs.sum()}"
         )
+    sw = np.sqrt(w[obs])
     A = np.column_stack([np.ones(obs.sum()), z[obs]])
-    beta, *_ = np.linalg.lstsq(A, F[obs], rcond=None)
-    resid = F[obs] - A @ beta
+    beta, *_ = np.linalg.lstsq(A * sw[:, None], F[obs] * sw, rcond=None)
+    resid = (F[obs] - A @ beta) * sw
     sigma = max(float(np.sqrt(np.mean(resid**2))), 1e-3)
     mu_c = beta[0] + beta[1] * z[cens]
-    if not cens.any() or np.all(mu_c > F[cens] + 4 * sigma):  # bounds not binding: OLS is the MLE
+    sd_c = sigma / np.sqrt(w[cens])
+    if not cens.any() or np.all(mu_c > F[cens] + 4 * sd_c):  # bounds not binding: OLS is the MLE
         return LineFit(float(beta[0]), float(beta[1]), sigma, len(F), int(cens.sum()), True)
+    scale = 1.0 / np.sqrt(w)
 
     def nll(p: np.ndarray) -> float:
         b0, b1, ls = p
-        s = math.exp(ls)
+        sd = math.exp(ls) * scale
         mu = b0 + b1 * z
-        ll = norm.logpdf(F[obs], mu[obs], s).sum() + norm.logsf(F[cens], mu[cens], s).sum()
+        ll = (
+            norm.logpdf(F[obs], mu[obs], sd[obs]).sum()
+            + norm.logsf(F[cens], mu[cens], sd[cens]).sum()
+        )
         return -float(ll)
 
     res = minimize(nll, [beta[0], beta[1], math.log(sigma)], method="Nelder-Mead",
                    options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})  # fmt: skip
     b0, b1, ls = res.x
     return LineFit(float(b0), float(b1), math.exp(ls), len(F), int(cens.sum()), bool(res.success))
+
+
+def sampling_var_F(n: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Per model (columns of items x models ``n``, ``s``): the binomial sampling variance of
+    F = log(-log PU) for the task PU (mean of the items' s / n), by the delta method.
+
+    Var(PU) = sum_i p_i (1 - p_i) / n_i / m**2 with p_i = (s + 0.5) / (n + 1) (so an item with
+    no success still counts), and dF/dPU = 1 / (PU log PU). More draws, smaller variance: this
+    is how per-item sample counts weigh a model's point.
+
+    >>> v = sampling_var_F(np.array([[100.0, 10000.0]]), np.array([[10.0, 1000.0]]))
+    >>> round(float(v[0] / v[1]), 1)  # 100x the draws, about 100x less variance
+    99.1
+    """
+    n, s = np.asarray(n, dtype=float), np.asarray(s, dtype=float)
+    p = (s + 0.5) / (n + 1.0)
+    m = n.shape[0]
+    var_pu = np.sum(p * (1.0 - p) / np.maximum(n, 1.0), axis=0) / m**2
+    pu = np.clip(np.mean(p, axis=0), 1e-12, 1.0 - 1e-12)
+    return cast(np.ndarray, var_pu / (pu * np.log(pu)) ** 2)  # ndarray / ndarray: Any
 
 
 def _binomial_terms(

@@ -54,7 +54,7 @@ def item_metrics(scores: pd.DataFrame) -> pd.DataFrame:
     df = df.reset_index(drop=True)
     lp = df["logprob_sum"].astype(float)
     by = [df["model"], df["item"]]
-    shifted = np.exp(lp - lp.groupby(by, sort=False).transform("max"))
+    shifted = pd.Series(np.exp(lp - lp.groupby(by, sort=False).transform("max")), index=lp.index)
     p = shifted / shifted.groupby(by, sort=False).transform("sum")
     target = df["is_correct"].astype(bool)
     out = pd.DataFrame(
@@ -78,15 +78,18 @@ def item_metrics(scores: pd.DataFrame) -> pd.DataFrame:
 def log_compute(scores: pd.DataFrame) -> pd.Series:
     """log10 of training compute per model: ``flops`` where given, else 6·n_params·n_tokens."""
     models = scores.drop_duplicates("model").set_index("model")
-    flops = models["flops"] if "flops" in models else pd.Series(np.nan, index=models.index)
-    six_nd = 6.0 * models.get("n_params", np.nan) * models.get("n_tokens", np.nan)
-    c = flops.astype(float).fillna(six_nd.astype(float))
+
+    def column(name: str) -> pd.Series:
+        nan = pd.Series(np.nan, index=models.index, dtype=float)
+        return models[name].astype(float) if name in models else nan
+
+    c = column("flops").fillna(6.0 * column("n_params") * column("n_tokens"))
     bad = c[~(c > 0)]
     if len(bad):
         raise ValueError(
             f"no compute for model(s) {sorted(bad.index)[:5]}: give flops or n_params and n_tokens"
         )
-    return np.log10(c).rename("log10_compute")
+    return pd.Series(np.log10(c.to_numpy(float)), index=c.index, name="log10_compute")
 
 
 def scaling_kind(scores: pd.DataFrame) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from predictors.base import BaseEstimator
+    from predictors.base import Forecaster
 
 #: Where each method's estimator lives; the only place a method is named.
 _PATHS: dict[str, str] = {
@@ -22,10 +22,11 @@ _PATHS: dict[str, str] = {
     "single_step": "predictors.baselines:SingleStep",
     "cod": "predictors.cod:CODForecaster",
     "passuntil": "predictors.passuntil:PassUntilForecaster",
+    "auto": "predictors.auto:AutoForecaster",
 }
 
 
-class LazyMethods(Mapping[str, "type[BaseEstimator]"]):
+class LazyMethods(Mapping[str, "type[Forecaster]"]):
     """A read-only name → class mapping that imports a class's module only when it is looked up.
 
     Membership, ``len``, iteration and ``sorted(...)`` use the names alone; ``[...]``, ``.items()``
@@ -35,9 +36,10 @@ class LazyMethods(Mapping[str, "type[BaseEstimator]"]):
     def __init__(self, paths: Mapping[str, str]) -> None:
         self._paths = dict(paths)
 
-    def __getitem__(self, name: str) -> type[BaseEstimator]:
+    def __getitem__(self, name: str) -> type[Forecaster]:
         module, _, attr = self._paths[name].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        cls: type[Forecaster] = getattr(importlib.import_module(module), attr)
+        return cls
 
     def __contains__(self, name: object) -> bool:
         return name in self._paths
@@ -52,10 +54,10 @@ class LazyMethods(Mapping[str, "type[BaseEstimator]"]):
         return f"{type(self).__name__}({self._paths!r})"
 
 
-METHODS: Mapping[str, type[BaseEstimator]] = LazyMethods(_PATHS)
+METHODS: Mapping[str, type[Forecaster]] = LazyMethods(_PATHS)
 
 
-def make_predictor(method: str, **params: Any) -> BaseEstimator:
+def make_predictor(method: str, **params: Any) -> Forecaster:
     """An estimator for ``method`` with checked ``params``; ValueError naming what is wrong.
 
     This is the boundary every caller (REST, jobs, CLI) goes through: filter parameters given as

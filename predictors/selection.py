@@ -8,7 +8,7 @@ the largest ``checkpoint_step`` (or its only row). Metrics where lower is better
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ def as_score(values: np.ndarray, metric: str) -> np.ndarray:
     if metric in ERROR_METRICS:
         return 1.0 - v
     if metric in PERPLEXITY_METRICS:
-        return np.log(v)
+        return cast(np.ndarray, np.log(v))  # ufunc stubs: Any
     return v
 
 
@@ -76,7 +76,7 @@ def from_score(values: np.ndarray | float, metric: str) -> np.ndarray:
     if metric in ERROR_METRICS:
         return 1.0 - v
     if metric in PERPLEXITY_METRICS:
-        return np.exp(v)
+        return cast(np.ndarray, np.exp(v))  # ufunc stubs: Any
     return v
 
 
@@ -157,7 +157,14 @@ def interval_forecast(
 
 
 def failed_forecast(
-    *, target: str, benchmark: str, metric: str, alpha: float, method: str, why: str, diag: dict
+    *,
+    target: str,
+    benchmark: str,
+    metric: str,
+    alpha: float,
+    method: str,
+    why: str,
+    diag: dict[str, Any],
 ) -> Forecast:
     """A forecast that carries the reason a fit gave no numbers (never a silent NaN)."""
     return Forecast(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,41 @@ class ClusterSpec:
     g: float = 0.0
 
 
-def _model_rows(name: str, flops: float, family: str) -> dict[str, object]:
+class _ModelRow(TypedDict):
+    """The model columns every synthetic row of one model shares."""
+
+    model: str
+    family: str
+    n_params: float
+    n_params_nonembed: float
+    n_tokens: float
+    release_date: None
+
+
+def _cluster_path(a: float, spec: ClusterSpec, unit: float) -> Callable[[float], float]:
+    """An item's true pass rate at compute f: its cluster's law with the item's own ``a``."""
+
+    def path(f: float) -> float:
+        return float(cod_curve(f / unit, a, spec.b, spec.c, spec.g))
+
+    return path
+
+
+def _outlier_path(levels: np.ndarray, flops: np.ndarray) -> Callable[[float], float]:
+    """An outlier's pass rate: a random level per ladder model, read at the nearest model."""
+    ranks = np.argsort(np.argsort(flops))
+
+    def path(f: float) -> float:
+        return float(levels[ranks[int(np.argmin(np.abs(np.log(flops / f))))]])
+
+    return path
+
+
+def _zero_path(f: float) -> float:
+    return 0.0
+
+
+def _model_rows(name: str, flops: float, family: str) -> _ModelRow:
     n_params = float(np.sqrt(flops / 120.0))  # 20 tokens per parameter: C = 6 N (20 N)
     return {
         "model": name,
@@ -68,18 +103,16 @@ def synthetic_cod_ladder(
         for j in range(spec.size):
             a = spec.a * float(np.exp(rng.normal(0.0, jitter)))
             item = f"c{k}-{j}"
-            paths[item] = lambda f, a=a, s=spec: float(cod_curve(f / unit, a, s.b, s.c, s.g))
+            paths[item] = _cluster_path(a, spec, unit)
             truth_rows.append({"item": item, "cluster": k})
-    ranks = np.argsort(np.argsort(np.asarray(flops, float)))
+    ladder = np.asarray(flops, float)
     for j in range(n_outliers):
         levels = rng.uniform(0.05, 0.95, len(flops))
         item = f"out-{j}"
-        paths[item] = lambda f, lv=levels: float(
-            lv[ranks[int(np.argmin(np.abs(np.log(np.asarray(flops, float) / f))))]]
-        )
+        paths[item] = _outlier_path(levels, ladder)
         truth_rows.append({"item": item, "cluster": -1})
     for j in range(n_zero):
-        paths[f"zero-{j}"] = lambda f: 0.0
+        paths[f"zero-{j}"] = _zero_path
         truth_rows.append({"item": f"zero-{j}", "cluster": -2})
     rows = []
     for m, f in enumerate(flops):
@@ -94,7 +127,7 @@ def synthetic_cod_ladder(
                     {
                         **base,
                         "flops": fc,
-                        "n_tokens": float(base["n_tokens"]) * frac,  # type: ignore[arg-type]
+                        "n_tokens": base["n_tokens"] * frac,
                         "checkpoint_step": 1000 * (ck + 1),
                         "benchmark": benchmark,
                         "metric": "pass_rate",
@@ -108,10 +141,6 @@ def synthetic_cod_ladder(
     for m, f in enumerate(flops):
         truth[f"m{m}"] = [paths[i](float(f)) for i in truth["item"]]
     return pd.DataFrame(rows), truth
-
-
-def linear_F(z: np.ndarray, *, slope: float = -1.0, intercept: float = 3.0) -> np.ndarray:
-    return intercept + slope * z
 
 
 def passuntil_sample(

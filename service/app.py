@@ -17,9 +17,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from db import data_version
 from db.config import Settings, get_settings
 from db.session import make_engine, session_factory
 from service import errors, openapi_links
+from service.answer_cache import AnswerCache, CachedAnswerMiddleware
 from service.auth import install_log_redaction
 from service.deps import SessionDep
 from service.fit_requests import FitRequests
@@ -109,6 +111,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     install_log_redaction()  # no API key in uvicorn's access or error log
+    app.state.answers = AnswerCache(settings.answer_cache_bytes)
+    app.add_middleware(
+        CachedAnswerMiddleware,
+        cache=app.state.answers,
+        sessionmaker=app.state.sessionmaker,
+        metrics=app.state.metrics,
+        current_version=data_version.current,
+    )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # outermost: an oversized or over-nested body is refused before anything reads it
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -146,6 +146,12 @@ def lookup(session: Session, token: str | None) -> ApiKey | None:
     return key if key is not None and is_active(key) else None
 
 
+def touch_due(key: ApiKey, now: dt.datetime | None = None) -> bool:
+    """Whether the key's ``last_used_at`` is older than :data:`TOUCH_INTERVAL` (or unset)."""
+    last = _aware(key.last_used_at)
+    return last is None or (now or dt.datetime.now(dt.UTC)) - last >= TOUCH_INTERVAL
+
+
 def touch(request: Request, key: ApiKey) -> None:
     """Record the key's use, at most once per :data:`TOUCH_INTERVAL`.
 
@@ -153,10 +159,9 @@ def touch(request: Request, key: ApiKey) -> None:
     SQLite's write lock or turning a stale read snapshot into a write there would make writers
     wait. The conditional UPDATE makes concurrent requests write once; a busy database skips it.
     """
-    now = dt.datetime.now(dt.UTC)
-    last = _aware(key.last_used_at)
-    if last is not None and now - last < TOUCH_INTERVAL:
+    if not touch_due(key):
         return
+    now = dt.datetime.now(dt.UTC)
     cutoff = now - TOUCH_INTERVAL
     stmt = (
         update(ApiKey)

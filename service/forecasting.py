@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from db.models import Forecast as ForecastRow
 from predictors.base import FitError
 from predictors.filters import Filter, FilterError, parse_filter
+from service.answer_cache import AnswerScope
 from service.errors import ApiError
 from service.fit_pool import PROCESS_DIED, FitCancelled, FitFailed, FitPool, FitTimeout
 from service.metrics import Metrics
@@ -58,6 +59,8 @@ FIT_PRELOAD = (
     "predictors.loss_accuracy",
     "predictors.passuntil",
     "predictors.cod",
+    "predictors.auto",
+    "predictors.leaderboard",
     "service.forecasting",
 )
 
@@ -268,6 +271,13 @@ def _unavailable(message: str, where: str, *, retry_after: int) -> ApiError:
     return exc
 
 
+def _import_predictors() -> None:
+    import importlib
+
+    for module in FIT_PRELOAD:
+        importlib.import_module(module)
+
+
 class ForecastService:
     """The composition behind POST /v1/forecasts and the dashboard's curves; one per app."""
 
@@ -428,9 +438,15 @@ class ForecastService:
             ) from None
 
     def start(self) -> None:
-        """At server start: start the fit processes' forkserver; SIGTERM/SIGINT stop all fits."""
+        """At server start: start the fit processes' forkserver; SIGTERM/SIGINT stop all fits.
+
+        The predictors are imported here too, in a background thread: every forecast request
+        validates its parameters with them, and the first would otherwise stall the server's
+        other requests for the second their import takes (SciPy and friends).
+        """
         self.pool.start()
         self.pool.close_on_signals()
+        threading.Thread(target=_import_predictors, name="capcast-preload", daemon=True).start()
 
     def close(self) -> None:
         """Stop running fits (server shutdown); requests waiting on them get a 503."""
@@ -502,6 +518,11 @@ class ForecastService:
         from db.data_version import current
 
         return current(session, needed_benchmarks(query, self._make(query)), query.family)
+
+    def answer_scope(self, query: ForecastQuery, data_version: str) -> AnswerScope:
+        """What a stored answer to ``query`` depends on, for service/answer_cache.py."""
+        benchmarks = tuple(needed_benchmarks(query, self._make(query)))
+        return AnswerScope(query.method, benchmarks, query.family, data_version)
 
     @staticmethod
     def _stored(

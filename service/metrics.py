@@ -41,6 +41,11 @@ class Metrics:
         self.cache_misses = Counter(
             "capcast_forecast_cache_misses", "Predictors fitted because none was cached", registry=r
         )
+        self.answers_repeated = Counter(
+            "capcast_forecast_cache_answers_repeated",
+            "Repeated forecast requests answered before routing (service/answer_cache.py)",
+            registry=r,
+        )
         self.observation_fetches = Counter(
             "capcast_forecast_observation_fetches",
             "Observation reads for forecasts (stored forecasts are found without one)",

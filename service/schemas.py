@@ -330,7 +330,11 @@ class Target(Schema):
 
 
 class ForecastQuery(Schema):
-    method: Name = Field(description="A predictor from predictors.registry, e.g. exponential")
+    method: Name = Field(
+        "auto",
+        description="A predictor from predictors.registry, e.g. exponential; the default, auto, "
+        "weighs every applicable method by its backtest on the fit data and calibrates the interval",
+    )
     benchmark: LongName
     metric: Metric = "acc"
     family: Name | None = Field(None, description="Fit on this family's models only")
@@ -399,6 +403,50 @@ class ForecastPublic(Schema):
     backtest: dict[str, Any] | None
     created_at: UtcDateTime
     cache_hit: bool = Field(False, description="Whether a fitted predictor was reused")
+
+
+class ScoredForecast(Schema):
+    """A stored forecast beside the measurement of its target (service/track_record.py)."""
+
+    forecast_id: int
+    method: str
+    benchmark: str | None
+    metric: str | None
+    family: str | None
+    target: str = Field(description='The target\'s model name ("target" when unnamed)')
+    point: float
+    lower: float | None
+    upper: float | None
+    alpha: float | None
+    created_at: UtcDateTime
+    matched_by: Literal["model", "size"] = Field(
+        description="model: the target's name; size: n_params and n_tokens (or flops) within "
+        "1% in the query's family"
+    )
+    measured_model: str
+    n_measurements: int = Field(description="Measurement rows averaged into actual")
+    actual: float
+    abs_error: float
+    inside: bool | None = Field(None, description="actual within [lower, upper]")
+    prospective: bool = Field(description="Measured after the forecast was stored")
+
+
+class MethodRecord(Schema):
+    method: str
+    n: int
+    n_prospective: int
+    mean_abs_error: float
+    max_abs_error: float
+    n_intervals: int
+    coverage: float | None = Field(None, description="Share of actuals inside the interval")
+    nominal_coverage: float | None = Field(None, description="Mean 1 - alpha of those intervals")
+
+
+class TrackRecordOut(Schema):
+    n_forecasts: int = Field(description="Stored forecasts read (after the filters)")
+    n_scored: int = Field(description="Those whose target has a measurement")
+    methods: list[MethodRecord]
+    forecasts: list[ScoredForecast]
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -492,3 +540,62 @@ class AnalysisOut(Schema):
 
     kind: Literal["agreement", "densing", "perchoice"]
     result: dict[str, Any]
+
+
+# --- forecast-quality leaderboard ------------------------------------------------------------
+
+
+class LeaderboardQuery(Schema):
+    """Which cells and methods the leaderboard backtests (predictors/leaderboard.py), and its caps."""
+
+    methods: Annotated[list[Short], Field(max_length=50)] = Field(
+        default_factory=list, description="Methods to score (default: every registered one)"
+    )
+    family: Name | None = None
+    benchmark: LongName | None = None
+    metric: Metric | None = None
+    max_cells: Annotated[int, Field(ge=1, le=500)] = Field(
+        24, description="Most (family, benchmark, metric) cells scored; the rest are counted"
+    )
+    n_bootstrap: Annotated[int, Field(ge=0, le=1000)] = Field(
+        100, description="Bootstrap resamples per fit"
+    )
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    random_state: Annotated[int, Field(ge=0, le=INT32_MAX)] = 0
+
+
+class LeaderboardRow(Schema):
+    """One method's backtests pooled (over all cells, or one dataset's, or one cell's split)."""
+
+    method: str
+    dataset: str | None = None
+    family: str | None = None
+    benchmark: str | None = None
+    metric: str | None = None
+    split: str | None = None
+    n: int = Field(description="Targets (held-out models or final checkpoints)")
+    n_predicted: int
+    n_refused: int = Field(description="Targets the method gave no forecast for")
+    mean_abs_error: float | None = None
+    max_abs_error: float | None = None
+    coverage: float | None = Field(None, description="Share of actuals inside the interval")
+    n_intervals: int
+    n_cells: int | None = None
+    refusal: str | None = Field(None, description="The first refusal's message in this cell")
+
+
+class LeaderboardOut(Schema):
+    """The leaderboard: per method, per dataset, per split and per cell, with its caps."""
+
+    methods: list[str]
+    alpha: float
+    n_bootstrap: int
+    random_state: int
+    n_cells: int = Field(description="Cells scored")
+    n_cells_total: int = Field(description="Cells that matched the query (before max_cells)")
+    explanation: str
+    notes: list[str]
+    table: list[LeaderboardRow]
+    by_dataset: list[LeaderboardRow]
+    by_split: list[LeaderboardRow]
+    cells: list[LeaderboardRow]

@@ -14,6 +14,7 @@ score, as the reference package does; the number dropped is reported in ``df.att
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,7 @@ def benchbench_observations(directory: str | Path) -> pd.DataFrame:
     return out
 
 
-def benchbench_benchmarks(scores: pd.DataFrame) -> dict[str, dict]:
+def benchbench_benchmarks(scores: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Loader attributes per scenario: kind ``leaderboard`` and its direction."""
     first = scores.drop_duplicates("scenario")
     return {

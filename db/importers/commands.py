@@ -11,19 +11,71 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
+from db import model_identity
+from db.benchmark_registry import registry
 from db.errors import ImportValidationError
-from db.importers import benchbench, epoch, gadre, lmeval, lmeval_db, pythia, sloth
+from db.importers import benchbench, epoch, gadre, lmeval, lmeval_db, pythia, pythia_sampling, sloth
 from db.importers.download import resolve_dataset
-from db.loader import load_observations
+from db.loader import LoadReport, load_observations
 from db.models import Model
 from db.observations import read_observations
 from db.session import transaction
 
 
-def _report(report: Any, notes: list[str] | None = None) -> dict[str, Any]:
+def _report(report: LoadReport, notes: list[str] | None = None) -> dict[str, Any]:
     out = report.to_dict()
     out["notes"] = [*out.get("notes", []), *(notes or [])]
+    return out
+
+
+def _canonical(
+    df: pd.DataFrame, source: str | pd.Series, *, shots: pd.Series | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Benchmark names through the registry; what matched nothing goes into the report."""
+    mapped, unmatched = registry().map_observations(df, source, shots=shots)
+    mapped.attrs = df.attrs
+    extra: dict[str, Any] = {"benchmarks_unmatched": unmatched}
+    return mapped, extra
+
+
+def _load_joined(
+    session: Session,
+    df: pd.DataFrame,
+    *,
+    source: str,
+    identity_source: str,
+    extra: dict[str, Any],
+    **kwargs: Any,
+) -> LoadReport:
+    """Join model names to stored models, load, and note which source filled which value."""
+    attrs = df.attrs
+    df, joined = model_identity.join_models(session, df, source=identity_source)
+    df.attrs = attrs
+    names = sorted(set(df["model"].astype(str)))
+    before = model_identity.snapshot(session, names)
+    kwargs["benchmark_attrs"] = {
+        **registry().benchmark_attrs(set(df["benchmark"].astype(str))),
+        **(kwargs.get("benchmark_attrs") or {}),
+    }
+    report = load_observations(session, df, source=source, **kwargs)
+    per_model = df.drop_duplicates("model").set_index("model")["source"].fillna(source)
+    sources = {str(k): str(v) for k, v in per_model.items()}
+    written = model_identity.record_provenance(session, before, sources)
+    extra.update(joined.to_dict())
+    extra["model_values_sourced"] = written
+    return report
+
+
+def _with(out: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out.update(extra)
+    n_un, n_j = len(extra.get("benchmarks_unmatched", [])), len(extra.get("models_joined", []))
+    out["notes"].append(
+        f"benchmark registry: {n_un} source names matched no canonical benchmark (kept as they are, "
+        f"listed in benchmarks_unmatched); model identity: {n_j} names joined to stored models, "
+        f"{len(extra.get('models_ambiguous', []))} ambiguous keys left apart"
+    )
     return out
 
 
@@ -52,32 +104,67 @@ def import_gadre(engine: Engine, directory: str | Path | None = None) -> dict[st
 
 def import_pythia(engine: Engine, directory: str | Path | None = None) -> dict[str, Any]:
     df = pythia.pythia_observations(resolve_dataset("pythia-evals", directory))
+    df, extra = _canonical(df, "pythia")
     with transaction(engine) as session:
-        report = load_observations(session, df, source=pythia.SOURCE)
-    return _report(report)
+        # keep: a leaderboard import before may have stored rounded sizes of the same models
+        report = _load_joined(
+            session,
+            df,
+            source=pythia.SOURCE,
+            identity_source=pythia.SOURCE,
+            extra=extra,
+            model_conflicts="keep",
+        )
+    return _with(_report(report), extra)
+
+
+def import_pythia_sampling(engine: Engine, directory: str | Path | None = None) -> dict[str, Any]:
+    """Per-problem GSM8K sampling results of 81 Pythia checkpoints into ``item_result``."""
+    directory = Path(resolve_dataset("pythia-sampling", directory))
+    with transaction(engine) as session:
+        report = pythia_sampling.import_pythia_sampling(session, directory)
+    return report.to_dict()
 
 
 def import_benchbench(engine: Engine, directory: str | Path | None = None) -> dict[str, Any]:
     directory = resolve_dataset("benchbench", directory)
     df = benchbench.benchbench_observations(directory)
     attrs = benchbench.benchbench_benchmarks(benchbench.benchbench_scores(directory))
+    df, extra = _canonical(df, "benchbench")
     with transaction(engine) as session:
-        report = load_observations(
-            session, df, source="benchbench", benchmark_attrs=attrs, model_conflicts="keep"
+        report = _load_joined(
+            session,
+            df,
+            source="benchbench",
+            identity_source="benchbench",
+            extra=extra,
+            benchmark_attrs=attrs,
+            model_conflicts="keep",
         )
-    return _report(report, df.attrs.get("notes"))
+    return _with(_report(report, df.attrs.get("notes")), extra)
 
 
 def import_sloth(
     engine: Engine, directory: str | Path | None = None, *, dumps: bool = True
 ) -> dict[str, Any]:
     df = sloth.sloth_observations(resolve_dataset("sloth-openllm", directory), dumps=dumps)
-    attrs = {b: {"kind": "leaderboard"} for b in df["benchmark"].unique()}
+    df, extra = _canonical(df, sloth.registry_sources(df["source"]))
+    attrs = {
+        b: {"kind": "leaderboard"}
+        for b in df["benchmark"].unique()
+        if registry().spec_of(str(b)) is None
+    }
     with transaction(engine) as session:
-        report = load_observations(
-            session, df, source=sloth.SOURCE, benchmark_attrs=attrs, model_conflicts="keep"
+        report = _load_joined(
+            session,
+            df,
+            source=sloth.SOURCE,
+            identity_source=sloth.SOURCE,
+            extra=extra,
+            benchmark_attrs=attrs,
+            model_conflicts="keep",
         )
-    return _report(report, df.attrs.get("notes"))
+    return _with(_report(report, df.attrs.get("notes")), extra)
 
 
 def import_epoch(engine: Engine, directory: str | Path | None = None) -> dict[str, Any]:
@@ -85,11 +172,20 @@ def import_epoch(engine: Engine, directory: str | Path | None = None) -> dict[st
     Epoch model version (case, org prefix and separators ignored) where theirs is missing."""
     directory = resolve_dataset("epoch-benchmarks", directory)
     df = epoch.epoch_observations(directory)
+    own = set(df["model"])
+    df, extra = _canonical(df, "epoch", shots=df["shots"])
     dates = epoch.epoch_release_dates(directory).dropna(subset=["release_date"])
     with transaction(engine) as session:
-        report = load_observations(session, df, source=epoch.SOURCE, model_conflicts="keep")
-        matched, unmatched = _join_release_dates(session, dates, set(df["model"]))
-    out = _report(report, df.attrs.get("notes"))
+        report = _load_joined(
+            session,
+            df,
+            source=epoch.SOURCE,
+            identity_source=epoch.SOURCE,
+            extra=extra,
+            model_conflicts="keep",
+        )
+        matched, unmatched = _join_release_dates(session, dates, own)
+    out = _with(_report(report, df.attrs.get("notes")), extra)
     out["release_dates_matched"] = matched
     out["release_dates_unmatched"] = unmatched
     out["notes"].append(
@@ -99,7 +195,9 @@ def import_epoch(engine: Engine, directory: str | Path | None = None) -> dict[st
     return out
 
 
-def _join_release_dates(session: Any, dates: pd.DataFrame, own: set[str]) -> tuple[list, list]:
+def _join_release_dates(
+    session: Session, dates: pd.DataFrame, own: set[str]
+) -> tuple[list[dict[str, str]], list[str]]:
     by_norm: dict[str, tuple[str, Any]] = {}
     ambiguous: set[str] = set()
     for version, date in zip(dates["model_version"], dates["release_date"], strict=True):
@@ -108,7 +206,9 @@ def _join_release_dates(session: Any, dates: pd.DataFrame, own: set[str]) -> tup
             ambiguous.add(key)
         by_norm.setdefault(key, (version, date))
     rows = session.execute(select(Model.id, Model.name, Model.release_date)).all()
-    matched, updates, used = [], [], set()
+    matched: list[dict[str, str]] = []
+    updates: list[dict[str, Any]] = []
+    used: set[str] = set()
     for model_id, name, release in rows:
         key = epoch.normalise_name(name)
         if name in own or key not in by_norm or key in ambiguous:
@@ -138,6 +238,10 @@ def import_lmeval(
         m = lmeval.RESULTS_RE.match(r.name)
         metas[m.group("date") if m else r.name] = (r, lmeval.results_meta(r))
     frames = [lmeval.results_observations(r, model=model, family=family) for r in results]
+    unmatched: set[str] = set()
+    for i, frame in enumerate(frames):
+        frames[i], extra = _canonical(frame, "lm_eval")
+        unmatched.update(extra["benchmarks_unmatched"])
     parsed = []
     for s in samples:
         m = lmeval.SAMPLES_RE.match(s.name)
@@ -161,14 +265,20 @@ def import_lmeval(
             "source_file": s.name,
         }
         bench = lmeval.benchmark_name(task, n_shot)
+        hit = registry().resolve("lm_eval", bench, "acc")
+        bench = hit.benchmark if hit else bench
         parsed.append((s, lmeval.read_samples(s), name, bench, config))
-    out: dict[str, Any] = {"measurements": [], "samples": []}
+    out: dict[str, Any] = {
+        "measurements": [],
+        "samples": [],
+        "benchmarks_unmatched": sorted(unmatched),
+    }
     with transaction(engine) as session:
         for df in frames:
-            rep = load_observations(session, df, source=df["source"].iat[0])
+            rep = load_observations(session, df, source=str(df["source"].iat[0]))
             out["measurements"].append(rep.to_dict())
         for s, items, name, bench, config in parsed:
-            rep = lmeval_db.load_samples(
+            samples_rep = lmeval_db.load_samples(
                 session,
                 items,
                 model=name,
@@ -177,5 +287,5 @@ def import_lmeval(
                 file=str(s),
                 family=family,
             )
-            out["samples"].append(rep.to_dict())
+            out["samples"].append(samples_rep.to_dict())
     return out

@@ -84,6 +84,16 @@ SOURCES: dict[str, tuple[str, list[tuple[str, str, str, str]]]] = {
             )
         ],
     ),
+    "pythia-sampling": (
+        "RylanSchaeffer/KoyejoLab-Large-How-Do-Language-Monkey-Power-Get-Their-Power",
+        [
+            ("cd078aef2a13e4310fab204860b99c4c39c25d40", f"data/raw_data/{path}", "", "")
+            for path in (
+                "large_language_monkeys/gsm8k_pass_at_k.parquet",
+                "gpt4_gsm8k/models_pythia.csv",
+            )
+        ],
+    ),
     "epoch-benchmarks": (
         "epoch-research/benchmark-stitching",
         [("f87d3cc8e8a8f8471be475ebce58fb9a73b4e756", "data", "", "")],
@@ -120,7 +130,7 @@ class DatasetUnavailable(RuntimeError):
 
 def _fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=60) as resp:
-        return resp.read()
+        return bytes(resp.read())  # urlopen's response is typed Any
 
 
 def _tree(repo: str, commit: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ def _none(v: Any) -> Any:
 def _json(v: Any) -> Any:
     """A JSON text column's value; missing cells (None or NaN after Parquet) are None."""
     return json.loads(v) if isinstance(v, str) else None
+
+
+def _key(key: Hashable) -> tuple[Any, ...]:
+    """A multi-column groupby key; pandas types it as any Hashable, it is always a tuple."""
+    if not isinstance(key, tuple):
+        raise TypeError(f"expected a tuple groupby key, got {type(key).__name__}")
+    return key
 
 
 def read_reference(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
@@ -89,32 +97,34 @@ def import_ladder(session: Session, path: Path | None = None) -> dict[str, Any]:
     bench_ids: dict[str, int] = {}
     item_ids: dict[tuple[str, str], int] = {}
     n_items = 0
-    for bname, g in items.groupby("benchmark", sort=True):
+    for bench_key, g in items.groupby("benchmark", sort=True):
+        bname = str(bench_key)
         b = R.get_or_create_benchmark(
             session, name=bname, kind=str(g["kind"].iat[0]), n_items=len(g)
         )
         bench_ids[bname] = b.id
         rows = [
             R.ItemRow(
-                key=r.item,
-                prompt=r.prompt,
-                choices=_json(r.choices),
-                answer=r.answer,
-                meta={"doc": {"meta": _json(r.meta)}},
+                key=str(r["item"]),
+                prompt=str(r["prompt"]),
+                choices=_json(r["choices"]),
+                answer=_none(r["answer"]),
+                meta={"doc": {"meta": _json(r["meta"])}},
             )
-            for r in g.itertuples()
+            for r in g.to_dict("records")
         ]
         ids = R.upsert_items(session, b.id, rows)
         item_ids |= {(bname, k): v for k, v in ids.items()}
         n_items += len(rows)
     choices = {
-        key: g.sort_values("choice_index")
+        _key(key): g.sort_values("choice_index")
         for key, g in f["choices"].groupby(["model", "checkpoint_step", "benchmark", "item"])
     }
     counts = {"runs": 0, "item_results_inserted": 0, "choice_scores": 0}
     keys = ["model", "checkpoint_step", "benchmark", "mode", "config_hash"]
-    for (model, step, bname, mode, chash), g in f["results"].groupby(keys, sort=True):
-        m = R.get_or_create_model(session, name=model, uri=None)
+    for key, g in f["results"].groupby(keys, sort=True):
+        model, step, bname, mode, chash = _key(key)
+        m = R.get_or_create_model(session, name=str(model), uri=None)
         run = R.get_or_create_run(
             session,
             model_id=m.id,
@@ -125,7 +135,7 @@ def import_ladder(session: Session, path: Path | None = None) -> dict[str, Any]:
                 "model": {"uri": f"ladder:{model}/step-{int(step)}"},
                 "checkpoint_step": int(step),
             },
-            config_hash=chash,
+            config_hash=str(chash),
             engine=str(g["engine"].iat[0]),
             engine_version=str(g["engine_version"].iat[0]),
             checkpoint_step=int(step),
@@ -133,36 +143,36 @@ def import_ladder(session: Session, path: Path | None = None) -> dict[str, Any]:
         )
         run.status = "done"
         counts["runs"] += 1
-        for r in g.itertuples():
-            cs = choices.get((model, step, bname, r.item))
+        for r in g.to_dict("records"):
+            cs = choices.get((model, step, bname, r["item"]))
             crow = (
                 []
                 if cs is None
                 else [
                     R.ChoiceRow(
-                        choice_index=int(c.choice_index),
-                        logprob_sum=float(c.logprob_sum),
-                        n_tokens=_none(c.n_tokens_choice),
-                        n_bytes=_none(c.n_bytes),
-                        n_chars=_none(c.n_chars),
-                        is_greedy=_none(c.is_greedy),
-                        is_correct=bool(c.is_correct),
+                        choice_index=int(c["choice_index"]),
+                        logprob_sum=float(c["logprob_sum"]),
+                        n_tokens=_none(c["n_tokens_choice"]),
+                        n_bytes=_none(c["n_bytes"]),
+                        n_chars=_none(c["n_chars"]),
+                        is_greedy=_none(c["is_greedy"]),
+                        is_correct=bool(c["is_correct"]),
                     )
-                    for c in cs.itertuples()
+                    for c in cs.to_dict("records")
                 ]
             )
             result = {
-                "n_samples": int(r.n_samples),
-                "n_pass": int(r.n_pass),
-                "stop_reason": _none(r.stop_reason),
-                "greedy_correct": _none(r.greedy_correct),
-                "estimate": _none(r.estimate),
-                "estimates": _json(r.estimates),
+                "n_samples": int(r["n_samples"]),
+                "n_pass": int(r["n_pass"]),
+                "stop_reason": _none(r["stop_reason"]),
+                "greedy_correct": _none(r["greedy_correct"]),
+                "estimate": _none(r["estimate"]),
+                "estimates": _json(r["estimates"]),
             }
             inserted = R.write_item_result(
                 session,
                 run_id=run.id,
-                item_id=item_ids[(bname, r.item)],
+                item_id=item_ids[(str(bname), str(r["item"]))],
                 result=result,
                 choices=crow,
             )

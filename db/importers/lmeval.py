@@ -190,7 +190,9 @@ class Sample:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def _err(path: Path, line: int, column: str, expected: str, got: Any) -> ImportValidationError:
+def _err(
+    path: Path, line: int, column: str | None, expected: str, got: Any
+) -> ImportValidationError:
     return ImportValidationError(str(path), line, column, expected, got)
 
 
@@ -278,9 +280,9 @@ def read_samples(path: str | Path) -> list[Sample]:
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise _err(path, number, None, "one JSON object per line", exc.msg) from None  # type: ignore[arg-type]
+                raise _err(path, number, None, "one JSON object per line", exc.msg) from None
             if not isinstance(obj, dict):
-                raise _err(path, number, None, "a JSON object", type(obj).__name__)  # type: ignore[arg-type]
+                raise _err(path, number, None, "a JSON object", type(obj).__name__)
             sample = _parse_line(path, number, obj)
             samples.setdefault(sample.key, sample)
     if not samples:

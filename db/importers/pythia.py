@@ -91,7 +91,12 @@ def pythia_observations(directory: str | Path) -> pd.DataFrame:
         )
 
     def frame(
-        df: pd.DataFrame, bench: pd.Series, metric, value, stderr, path: Path
+        df: pd.DataFrame,
+        bench: pd.Series,
+        metric: np.ndarray | str,
+        value: np.ndarray,
+        stderr: np.ndarray | None,
+        path: Path,
     ) -> pd.DataFrame:
         models = df["model"]
         deduped = sizes.loc[models, "deduped"].str.strip().to_numpy() == "1"
@@ -135,7 +140,7 @@ def pythia_observations(directory: str | Path) -> pd.DataFrame:
             int(part_long.index[pos]),
             "step",
             f"a checkpoint listed in {WIDE} for {part_long['model'].iat[pos]}",
-            int(part_long["checkpoint_step"].iat[pos]),
+            int(part_long["checkpoint_step"].to_numpy()[pos]),
         )
     both = pd.concat([part_wide, part_long])
     both.index.name = "line"

@@ -20,6 +20,7 @@ disagree about a model's size (rounded counts), the first file in the order abov
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ def _need(path: Path, df: pd.DataFrame, cols: tuple[str, ...]) -> None:
 
 
 def _melt(
-    df: pd.DataFrame, path: Path, scores: dict[str, tuple[str, str, float]], base: dict
+    df: pd.DataFrame, path: Path, scores: dict[str, tuple[str, str, float]], base: dict[str, Any]
 ) -> pd.DataFrame:
     """Long rows from wide score columns: column -> (benchmark, metric, scale)."""
     parts = []
@@ -129,6 +130,13 @@ def _dump(path: Path, prefix: str) -> tuple[pd.DataFrame, int]:
         scores[avg] = (f"{prefix}_average", "score", 0.01)
     scores |= {f"{c} Raw": (c, "acc", 1.0) for c in tasks if f"{c} Raw" in df.columns}
     return _melt(df, path, scores, base), dropped
+
+
+def registry_sources(sources: pd.Series) -> pd.Series:
+    """The benchmark registry's source of each row: ``sloth`` (curated tables), ``openllm_v1`` or
+    ``openllm_v2`` (the leaderboard dumps), read off the row's source file name."""
+    by_file = {f"{SOURCE}/{name}": prefix for name, prefix in DUMPS.items()}
+    return sources.map(lambda s: by_file.get(str(s), "sloth"))
 
 
 def sloth_observations(directory: str | Path, *, dumps: bool = True) -> pd.DataFrame:

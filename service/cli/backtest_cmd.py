@@ -108,7 +108,12 @@ def backtest(
     family: str | None = typer.Option(
         None, "--family", help="With the database: only this family's models."
     ),
-    method: str = typer.Option(..., "--method", help=f"One of: {', '.join(sorted(METHODS))}."),
+    method: str = typer.Option(
+        "auto",
+        "--method",
+        help=f"One of: {', '.join(sorted(METHODS))}. auto (default) weighs every applicable "
+        "method by its backtest on the --fit rows only.",
+    ),
     benchmark: str = typer.Option(..., "--benchmark", help="Benchmark to predict."),
     metric: str = typer.Option(
         "acc", "--metric", help="Metric to predict (acc, acc_norm, err, ...)."

@@ -27,6 +27,9 @@ def densing(
     size_column: str = typer.Option(
         "n_params", "--size-column", help="Size column: n_params or n_params_nonembed."
     ),
+    ceiling: float | None = typer.Option(
+        None, "--ceiling", help="Fix the score curve's upper asymptote (e.g. 1.0); default fitted."
+    ),
     alpha: float = typer.Option(0.1, "--alpha", help="Interval miss rate: 0.1 gives 90%."),
     plot: Path | None = typer.Option(None, "--plot", help="Save the densing plot (PNG) here."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
@@ -34,7 +37,8 @@ def densing(
     """Fit the reference family's curves, compute every other model's density, fit the densing law.
 
     Target models are the final rows of --benchmark/--metric outside the reference family that
-    have a release_date.
+    have a release_date. With --from-db, a task name (``winogrande``) picks its shot variant in
+    the database with the most such models, and the loss benchmark the same shots.
     """
     import numpy as np
     import pandas as pd
@@ -45,7 +49,22 @@ def densing(
     if (observations is None) == (not from_db):
         fail("give exactly one of --observations FILE or --from-db")
     obs = load_observations(observations)
+    if from_db:
+        from db.benchmark_registry import pick_variants
+
+        benchmark, loss_benchmark, picked = pick_variants(
+            obs,
+            reference_family=reference_family,
+            benchmark=benchmark,
+            metric=metric,
+            loss_benchmark=loss_benchmark,
+            loss_metric=loss_metric,
+            size_column=size_column,
+        )
+        for note in picked:
+            err_console.print(note)
     ref = DensityReference(
+        ceiling=ceiling,
         reference_family=reference_family,
         benchmark=benchmark,
         metric=metric,

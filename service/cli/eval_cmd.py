@@ -42,6 +42,7 @@ def eval_command(
 ) -> None:
     """Evaluate MODEL on TASK; re-running the same command resumes the same run."""
     from db.session import make_engine, session_factory
+    from evals.run_checks import CheckerErrorRateExceeded
     from evals.runner import MODES, console_progress, run_eval
     from evals.tasks import TaskError
 
@@ -88,7 +89,7 @@ def eval_command(
                     config=config,
                     progress=progress,
                 )
-    except (TaskError, ValueError) as e:
+    except (TaskError, ValueError, CheckerErrorRateExceeded) as e:
         fail(str(e))
     finally:
         db.dispose()

@@ -36,7 +36,12 @@ def parse_target(raw: str) -> dict[str, float]:
 
 
 def forecast(
-    method: str = typer.Option(..., "--method", help=f"One of: {', '.join(sorted(METHODS))}."),
+    method: str = typer.Option(
+        "auto",
+        "--method",
+        help=f"One of: {', '.join(sorted(METHODS))}. auto (default) weighs every applicable "
+        "method by its backtest on the fit data and calibrates the interval.",
+    ),
     benchmark: str = typer.Option(..., "--benchmark", help="Benchmark (or loss set) to forecast."),
     target: str = typer.Option(..., "--target", help="e.g. 'n_params=7e10,n_tokens=1.5e13'."),
     metric: str = typer.Option(

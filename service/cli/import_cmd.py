@@ -64,6 +64,15 @@ def _print(report: dict[str, Any]) -> None:
         if "measurements_inserted" in report
         else [*report.get("measurements", []), *report.get("samples", [])]
     )
+    if "runs_created" in report:  # per-item results only (pythia-sampling)
+        err_console.print(
+            f"{report['source']}: {report['rows']} rows; item results inserted "
+            f"{report['item_results_inserted']}, unchanged {report['item_results_unchanged']}; "
+            f"runs created {report['runs_created']}; items inserted {report['items_inserted']}; "
+            f"models created {report['models_created']}, updated {report['models_updated']}",
+            highlight=False,
+        )
+        parts = []
     for r in parts:
         if "measurements_inserted" in r:
             err_console.print(
@@ -131,6 +140,15 @@ def pythia(
 ) -> None:
     """Pythia v1: 16 models x checkpoints, 8 tasks + 57 MMLU subjects + MMLU average."""
     _run(lambda e: _commands().import_pythia(e, directory), as_json)
+
+
+@app.command("pythia-sampling")
+def pythia_sampling(
+    directory: Path = typer.Argument(None, help=DIR_HELP.format(name="pythia-sampling")),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Pythia x GSM8K sampling: 9 sizes x 9 checkpoints x 128 problems into per-item results."""
+    _run(lambda e: _commands().import_pythia_sampling(e, directory), as_json)
 
 
 @app.command("benchbench")

@@ -40,6 +40,7 @@ from service.schemas import (
     Target,
     validation_summary,
 )
+from service.track_record import track_record
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 Text = Annotated[str | None, Query(max_length=300, pattern=NO_NUL)]
@@ -427,3 +428,61 @@ def densing_page(
         context["error"] = str(exc)
         return _page(request, "densing.html", context, status=422)
     return _page(request, "densing.html", context)
+
+
+@router.get("/track-record", response_class=HTMLResponse)
+def track_record_page(
+    request: Request,
+    session: SessionDep,
+    _: DashboardKey,
+    method: Annotated[str | None, Query(max_length=60, pattern=NO_NUL)] = None,
+    benchmark: Text = None,
+    family: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+) -> HTMLResponse:
+    """The stored forecasts scored against their targets' measurements, per method and each."""
+    query = {"method": method or None, "benchmark": benchmark or None, "family": family or None}
+    record = track_record(session, **query).to_dict()
+    return _page(request, "track_record.html", {"query": query, "record": record})
+
+
+@router.get("/leaderboard", response_class=HTMLResponse)
+def leaderboard_page(
+    request: Request,
+    session: SessionDep,
+    _: DashboardKey,
+    methods: Annotated[str | None, Query(max_length=2000, pattern=NO_NUL)] = None,
+    family: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    benchmark: Text = None,
+    metric: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
+    max_cells: Annotated[int, Query(ge=1, le=500)] = 12,
+) -> HTMLResponse:
+    """Every method's backtests on the selected cells (GET /v1/leaderboard, same budget)."""
+    from service.leaderboard import leaderboard as compute
+    from service.schemas import LeaderboardQuery
+
+    form = {"methods": methods or "", "family": family or "", "benchmark": benchmark or "",
+            "metric": metric or "", "max_cells": max_cells}  # fmt: skip
+    context: dict = {"query": form, "board": None, "error": None, "message": None}
+    if not (family or benchmark):  # the whole database can take minutes: ask for a selection
+        context["message"] = (
+            "Choose a family or a benchmark to score (each cell refits every method three "
+            "times); the whole database is `capcast leaderboard`'s job, which has no time limit."
+        )
+        return _page(request, "leaderboard.html", context)
+    try:
+        query = LeaderboardQuery(
+            methods=[m.strip() for m in (methods or "").split(",") if m.strip()],
+            family=family or None, benchmark=benchmark or None, metric=metric or None,
+            max_cells=max_cells,
+        )  # fmt: skip
+        service = request.app.state.forecasts
+        context["board"] = compute(
+            session, query, pool=service.pool, timeout_s=service.fit_timeout_s
+        )
+    except ApiError as exc:
+        context["error"] = str(exc.detail)
+        return _page(request, "leaderboard.html", context, status=exc.status_code)
+    except ValidationError as exc:
+        context["error"] = validation_summary(exc)
+        return _page(request, "leaderboard.html", context, status=422)
+    return _page(request, "leaderboard.html", context)

@@ -32,7 +32,7 @@ class Failure:
     message: str
     retry: bool
     error_id: str
-    kind: str  # "input" | "transient" | "internal"
+    kind: str  # "input" | "transient" | "run" | "internal"
 
 
 def new_error_id() -> str:
@@ -104,4 +104,8 @@ def describe(exc: BaseException, error_id: str | None = None) -> Failure:
     message = input_message(exc)
     if message is not None:
         return Failure(f"{one_line(message)} (error id {eid})", False, eid, "input")
+    from evals.run_checks import CheckerErrorRateExceeded
+
+    if isinstance(exc, CheckerErrorRateExceeded):  # the run's own verdict: say it, never retry
+        return Failure(f"{one_line(str(exc))} (error id {eid})", False, eid, "run")
     return Failure(f"internal error (error id {eid})", False, eid, "internal")

@@ -1,17 +1,27 @@
-"""Analyses as resources: benchmark agreement (BAT), capacity density, per-choice metrics."""
+"""Analyses as resources: benchmark agreement (BAT), capacity density, per-choice metrics, and
+the forecast-quality leaderboard."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
 
 from service import analysis
 from service.auth import ReadKey
 from service.deps import SessionDep
-from service.errors import AUTH_ERROR_RESPONSES
+from service.errors import AUTH_ERROR_RESPONSES, ApiError
 from service.forecasting import jsonable
-from service.schemas import NO_NUL, AgreementQuery, AnalysisOut, DensingQuery
+from service.schemas import (
+    NO_NUL,
+    AgreementQuery,
+    AnalysisOut,
+    DensingQuery,
+    LeaderboardOut,
+    LeaderboardQuery,
+    validation_summary,
+)
 
 router = APIRouter(tags=["analyses"], responses=AUTH_ERROR_RESPONSES)
 
@@ -39,3 +49,36 @@ def perchoice(
 ) -> AnalysisOut:
     """How predictably each per-item metric scales with compute across a family (P6)."""
     return AnalysisOut(kind="perchoice", result=analysis.perchoice(session, family, benchmark))
+
+
+@router.get("/leaderboard", response_model=LeaderboardOut)
+def leaderboard(
+    request: Request,
+    session: SessionDep,
+    _: ReadKey,
+    methods: Annotated[str | None, Query(max_length=2000, pattern=NO_NUL)] = None,
+    family: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    benchmark: Annotated[str | None, Query(max_length=300, pattern=NO_NUL)] = None,
+    metric: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
+    max_cells: Annotated[int, Query(ge=1, le=500)] = 24,
+    n_bootstrap: Annotated[int, Query(ge=0, le=1000)] = 100,
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.1,
+    random_state: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> LeaderboardOut:
+    """Every method backtested on every (family, benchmark, metric) the query selects: the
+    largest model(s) held out, the two largest, and each final checkpoint from the first 60% of
+    training; mean and max absolute error, interval coverage and refusals. Runs within the fit
+    budget (CAPCAST_FIT_TIMEOUT_S); ``methods`` is a comma-separated list."""
+    from service.leaderboard import leaderboard as compute
+
+    try:
+        query = LeaderboardQuery(
+            methods=[m.strip() for m in (methods or "").split(",") if m.strip()],
+            family=family or None, benchmark=benchmark or None, metric=metric or None,
+            max_cells=max_cells, n_bootstrap=n_bootstrap, alpha=alpha, random_state=random_state,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise ApiError(422, validation_summary(exc), where="query") from None
+    service = request.app.state.forecasts
+    result = compute(session, query, pool=service.pool, timeout_s=service.fit_timeout_s)
+    return LeaderboardOut.model_validate(result)

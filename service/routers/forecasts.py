@@ -15,13 +15,23 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from db.models import Forecast
+from service.answer_cache import ANSWER_STATE_KEY, etag_matches
 from service.auth import ForecastKey, ReadKey
 from service.deps import SessionDep
 from service.errors import AUTH_ERROR_RESPONSES, ApiError
 from service.fit_requests import LEASE_GRACE_S, Accepted, FitNeeded, read_state, refuse_fit
 from service.forecasting import forecast_etag
 from service.paging import PageDep, paginate
-from service.schemas import INT32_MAX, NO_NUL, ErrorOut, ForecastPublic, ForecastQuery, Page
+from service.schemas import (
+    INT32_MAX,
+    NO_NUL,
+    ErrorOut,
+    ForecastPublic,
+    ForecastQuery,
+    Page,
+    TrackRecordOut,
+)
+from service.track_record import track_record
 
 router = APIRouter(prefix="/forecasts", tags=["forecasts"], responses=AUTH_ERROR_RESPONSES)
 
@@ -31,12 +41,6 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "If-None-Match names the current ETag: the answer is unchanged, no body"}
 }
 IfNoneMatch = Annotated[str | None, Header(max_length=2000)]
-
-
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 If-None-Match: a list of entity tags (weak comparison) or ``*``."""
-    tags = [t.strip() for t in (if_none_match or "").split(",")]
-    return any(t == "*" or t.removeprefix("W/") == etag for t in tags if t)
 
 
 def etagged(out: Any, data_version: str, response: Response, if_none_match: str | None) -> Any:
@@ -145,6 +149,9 @@ def create_forecast(
     service = request.app.state.forecasts
     try:
         out = service.forecast(session, body, commit=session.commit, progress=refuse_fit)
+        if out.cache_hit and out.data_version:  # repeats are answered before routing
+            scope = service.answer_scope(body, out.data_version)
+            setattr(request.state, ANSWER_STATE_KEY, scope)
         return etagged(out, out.data_version, response, if_none_match)
     except FitNeeded:
         session.commit()  # nothing written: give the connection back for the wait
@@ -271,6 +278,22 @@ def list_forecasts(
         stmt = stmt.where(Forecast.benchmark == benchmark)
     rows, count = paginate(session, stmt, page)
     return Page[ForecastPublic](data=[ForecastPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.get("/track-record", response_model=TrackRecordOut)
+def read_track_record(
+    session: SessionDep,
+    _: ReadKey,
+    method: Annotated[str | None, Query(max_length=60, pattern=NO_NUL)] = None,
+    benchmark: Annotated[str | None, Query(max_length=300, pattern=NO_NUL)] = None,
+    family: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+) -> TrackRecordOut:
+    """Every stored forecast whose target has since been measured (the same model, or the same
+    size and tokens in the query's family; same benchmark and metric), with its actual value,
+    absolute error and whether the interval held it; per method n, mean and max absolute error
+    and coverage. Scored when read, so it fills itself as measurements arrive."""
+    record = track_record(session, method=method, benchmark=benchmark, family=family)
+    return TrackRecordOut.model_validate(record.to_dict())
 
 
 @router.get("/{forecast_id}", response_model=ForecastPublic, responses=NOT_MODIFIED)

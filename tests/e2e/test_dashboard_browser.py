@@ -3,8 +3,8 @@
 A live server holds the imported Gadre et al. data plus one benchmark named
 ``</script><script>alert(1)</script>`` (a copy of hellaswag's scores). The browser signs in
 through the form, then visits the index, the scaling page, the agreement page, the densing form,
-``/docs`` and ``/redoc``, and for each: saves a full-page screenshot into ``artifacts/`` (and
-tmp_path), and checks that every request the page made went to the server itself. On the chart
+the track record, ``/docs`` and ``/redoc``, and for each: saves a full-page screenshot into
+``artifacts/`` (and tmp_path), and checks that every request the page made went to the server itself. On the chart
 pages the plotly chart must render from the page's embedded JSON, a real mouse hover over a
 measured point must show that model's name and values, and hovering a verdict-table row or a curve
 must highlight the other (linked selection). The server-rendered SVG fallback stays in the DOM
@@ -167,6 +167,14 @@ def test_every_dashboard_page_in_chromium(tmp_path: Path, shared_data: Path) -> 
         page.screenshot(shots / "dashboard_agreement.png")
 
         pages["densing"] = _visit(page, f"{base}/dashboard/densing", "dashboard_densing", shots)
+        track = f"{base}/dashboard/track-record"  # no stored forecast: the page says so
+        pages["track_record"] = _visit(page, track, "dashboard_track_record", shots)
+        assert 'id="track-empty"' in pages["track_record"][0]
+        # one cell and one method: a few seconds of backtests
+        board = (f"{base}/dashboard/leaderboard?family=gadre-rpj&benchmark=avg17&metric=err"
+                 "&methods=exponential")  # fmt: skip
+        pages["leaderboard"] = _visit(page, board, "dashboard_leaderboard", shots)
+        assert 'data-method="exponential"' in pages["leaderboard"][0]
         pages["docs"] = _visit(page, f"{base}/docs", "docs", shots)
         page.wait_for("document.querySelectorAll('.opblock').length > 10")
         page.screenshot(shots / "docs.png")

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 
 from db import migrate
 from db.session import make_engine, transaction
@@ -186,3 +187,34 @@ def test_verdicts_say_how_many_held_out_models(db_url: str, tmp_path: Path) -> N
         assert verdicts["four"] != "trustworthy"  # one held-out model is never enough
         assert verdicts["ten"] in ("trustworthy", "use with caution", "do not trust")
     assert server_log_errors(log) == [], log.read_text()
+
+
+def test_leaderboard_page_shows_the_rest_numbers(db_url: str, tmp_path: Path) -> None:
+    """The page's per-method table is GET /v1/leaderboard's; the nav links to it."""
+    from tests.integration.test_api_leaderboard import lab_frame
+
+    _load(db_url, lab_frame(), "lab-source")
+    read = make_key(db_url, "read", name="reader")
+    log = tmp_path / "server.log"
+    params = {"family": "lab", "methods": "exponential,sigmoid"}
+    with (
+        live_server(db_url, log, CAPCAST_FIT_TIMEOUT_S="600") as base,  # a busy CI machine
+        httpx.Client(base_url=base, cookies={"capcast_key": read}, timeout=300) as page,
+    ):
+        html = page.get("/dashboard/leaderboard", params=params)
+        assert html.status_code == 200, html.text[:2000]
+        rest = page.get("/v1/leaderboard", params=params,
+                        headers={"Authorization": f"Bearer {read}"}).json()  # fmt: skip
+        ask = page.get("/dashboard/leaderboard")  # no selection: a hint, no backtests
+        assert ask.status_code == 200 and 'id="leaderboard-message"' in ask.text
+        bad = page.get("/dashboard/leaderboard", params={"family": "lab", "methods": "nope"})
+        assert bad.status_code == 422 and 'id="leaderboard-error"' in bad.text
+    assert server_log_errors(log) == [], log.read_text()
+    assert '<a href="/dashboard/leaderboard">leaderboard</a>' in html.text
+    assert 'data-cells="1" data-cells-total="1"' in html.text
+    shown = re.findall(r'<tr data-method="([^"]+)" data-mae="([^"]*)">', html.text)
+    assert [m for m, _ in shown] == [r["method"] for r in rest["table"]]
+    for (_, mae), row in zip(shown, rest["table"], strict=True):
+        assert float(mae) == pytest.approx(row["mean_abs_error"], rel=1e-12)
+    cells = re.findall(r'<tr data-cell="lab/task/acc/([a-z_]+)/([a-z_]+)">', html.text)
+    assert len(cells) == 6 and {s for s, _ in cells} == {"largest", "two_largest", "checkpoints"}

@@ -308,3 +308,17 @@ def test_sigterm_stops_capcast_serve_within_seconds_mid_fit(tmp_path: Path) -> N
         assert isinstance(resp, httpx.Response), resp
         assert resp.status_code == 503, resp.text
         assert resp.json()["message"] == "the fit was stopped: the server is shutting down"
+
+
+def _niceness() -> int:
+    import os
+
+    return os.nice(0)
+
+
+def test_fits_run_at_the_lowest_cpu_priority() -> None:
+    """A fit runs at nice 19 whatever the server's own niceness (capped by the kernel at 19)."""
+    import os
+
+    pool = FitPool(max_concurrent=1, preload=FIT_PRELOAD)
+    assert pool.run(_niceness, timeout=60) == min(19, os.nice(0) + 19)

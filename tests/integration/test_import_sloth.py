@@ -49,15 +49,19 @@ def test_sloth_curated_then_leaderboard_dumps(
         llama = conn.execute(
             text("SELECT n_params, n_tokens, flops FROM model WHERE name = 'llama-2-7b'")
         ).one()
-        kind = conn.execute(text("SELECT kind FROM benchmark WHERE name = 'ARC'")).scalar()
+        # the registry's name for the leaderboard's ARC column (25-shot acc_norm)
+        kind = conn.execute(
+            text("SELECT kind FROM benchmark WHERE name = 'arc_challenge@25shot'")
+        ).scalar()
         arc = conn.execute(
             text(
-                "SELECT value FROM observations WHERE model = :m AND benchmark = 'ARC' AND source LIKE '%old.csv'"
+                "SELECT value FROM observations WHERE model = :m AND benchmark = 'arc_challenge@25shot'"
+                " AND metric = 'acc_norm' AND source LIKE '%old.csv'"
             ),
             {"m": first["Model"]},
         ).scalar()
     engine.dispose()
-    assert llama.n_params == 7e9 and llama.n_tokens == 2e12 and kind == "leaderboard"
+    assert llama.n_params == 7e9 and llama.n_tokens == 2e12 and kind == "multiple_choice"
     assert arc == pytest.approx(first["ARC"] / 100)
 
 

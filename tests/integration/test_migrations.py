@@ -140,3 +140,52 @@ def test_0003_keeps_jobs_and_schedules_and_never_reuses_a_schedule_id(empty_db_u
             assert conn.execute(text(links)).all() == [(1, None), (2, None), (4, 4)]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "empty_db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_0005_moves_leaderboard_names_and_bumps_their_data_versions(empty_db_url: str) -> None:
+    """A stored Open LLM Leaderboard v1 'Winogrande/score' row becomes 'winogrande@5shot/acc';
+    the old benchmark, left empty, goes; both names' data versions move, others' stay."""
+    migrate.upgrade(empty_db_url, "0004")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO model (name) VALUES ('m1')"))
+            conn.execute(
+                text(
+                    "INSERT INTO benchmark (name, kind) VALUES ('Winogrande', 'multiple_choice'),"
+                    " ('winogrande@5shot', 'multiple_choice'), ('other', 'multiple_choice')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO measurement (model_id, benchmark_id, metric, value, source)"
+                    " SELECT m.id, b.id, 'score', 0.71, 'sloth-openllm/open-llm-leaderboard_old.csv'"
+                    " FROM model m, benchmark b WHERE b.name = 'Winogrande'"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO data_version (family, benchmark, n) VALUES ('', 'Winogrande', 3),"
+                    " ('', 'winogrande@5shot', 7), ('', 'other', 5)"
+                )
+            )
+        migrate.upgrade(empty_db_url)
+        with engine.connect() as conn:
+            moved = conn.execute(
+                text(
+                    "SELECT b.name, m.metric, m.value FROM measurement m"
+                    " JOIN benchmark b ON b.id = m.benchmark_id"
+                )
+            ).all()
+            names = set(conn.execute(text("SELECT name FROM benchmark")).scalars())
+            versions = {
+                b: n for b, n in conn.execute(text("SELECT benchmark, n FROM data_version"))
+            }
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in moved] == [("winogrande@5shot", "acc", 0.71)]
+    assert "Winogrande" not in names and {"winogrande@5shot", "other"} <= names
+    assert versions == {"Winogrande": 4, "winogrande@5shot": 8, "other": 5}

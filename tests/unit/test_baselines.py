@@ -127,3 +127,122 @@ def test_bootstrap_size_is_capped() -> None:
         SigmoidLogCompute(benchmark="task", n_bootstrap=100_000_000).fit(
             _obs(np.ones(12) * 0.5, N, D)
         )
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    assert ExponentialCompute(benchmark="t").get_params() == {
+        "benchmark": "t",
+        "metric": "acc",
+        "checkpoints": "final",
+        "alpha": 0.1,
+        "n_bootstrap": 200,
+        "random_state": 0,
+    }
+
+
+def test_forecast_fields_diagnostics_and_notes() -> None:
+    """Two targets at once; every field of each forecast against its source."""
+    rng = np.random.default_rng(5)
+    y = exponential_compute(6 * N * D, 0.25, 2.0, 0.12) + rng.normal(0, 0.01, N.size)
+    est = ExponentialCompute(benchmark="task", alpha=0.2, n_bootstrap=50).fit(_obs(y, N, D))
+    two = pd.concat([BIG, BIG.assign(model="half", flops=BIG["flops"] / 2)], ignore_index=True)
+    fs = est.predict(two)
+    fit_flops = float(np.sum(6 * N * D))  # one (final) checkpoint per model
+    assert [f.target for f in fs] == ["big", "half"]
+    for f, c in zip(fs, two["flops"], strict=True):
+        assert (f.benchmark, f.metric, f.method, f.alpha) == ("task", "acc", "exponential", 0.2)
+        assert f.params == est.fit_.as_dict()
+        assert f.point == pytest.approx(exponential_compute(c, *est.fit_.params), rel=1e-12)
+        assert f.lower < f.point < f.upper
+        assert f.notes == ("12 fit points",)
+        assert f.diagnostics["fit"] == est.fit_.to_dict()
+        assert f.diagnostics["fit_flops"] == pytest.approx(fit_flops, rel=1e-12)
+        assert f.diagnostics["fit_flops_fraction"] == pytest.approx(fit_flops / c, rel=1e-12)
+
+
+def test_intervals_repeat_with_the_seed_and_vanish_without_resamples() -> None:
+    rng = np.random.default_rng(6)
+    obs = _obs(exponential_compute(6 * N * D, 0.25, 2.0, 0.12) + rng.normal(0, 0.01, 12), N, D)
+
+    def interval(**kw) -> tuple[float, float]:
+        f = ExponentialCompute(benchmark="task", n_bootstrap=40, **kw).fit(obs).predict(BIG)[0]
+        return f.lower, f.upper
+
+    assert interval(random_state=3) == interval(random_state=3)
+    assert interval(random_state=3) != interval(random_state=4)
+    none = ExponentialCompute(benchmark="task", n_bootstrap=0).fit(obs)
+    f = none.predict(BIG)[0]
+    assert none.boot_ is None and math.isfinite(f.point)
+    assert math.isnan(f.lower) and math.isnan(f.upper)
+
+
+def test_checkpoints_final_or_all() -> None:
+    """Two checkpoints per model: "final" fits the 12 last ones, "all" all 24."""
+    y = exponential_compute(6 * N * D, 0.25, 2.0, 0.12)
+    early = _obs(exponential_compute(6 * N * D / 2, 0.25, 2.0, 0.12), N, D / 2)
+    obs = pd.concat([early.assign(checkpoint_step=1), _obs(y, N, D).assign(checkpoint_step=2)])
+    final = ExponentialCompute(benchmark="task", n_bootstrap=0).fit(obs)
+    every = ExponentialCompute(benchmark="task", checkpoints="all", n_bootstrap=0).fit(obs)
+    assert (final.fit_.n_obs, every.fit_.n_obs) == (12, 24)
+    assert final.fit_flops_ == pytest.approx(float(np.sum(6 * N * D)), rel=1e-12)
+    assert every.fit_flops_ == final.fit_flops_  # compute spent: final checkpoints only
+
+
+def test_failed_fit_forecasts_name_the_reason_and_skip_the_bootstrap() -> None:
+    est = SigmoidLogCompute(benchmark="task", alpha=0.3, n_bootstrap=50).fit(
+        _obs(np.array([0.3, 0.4, 0.5]), N[:3], D[:3])
+    )
+    assert est.boot_ is None
+    f = est.predict(BIG)[0]
+    assert (f.target, f.benchmark, f.metric, f.method, f.alpha) == (
+        "big", "task", "acc", "sigmoid", 0.3
+    )  # fmt: skip
+    assert f.notes[0] == "no forecast: sigmoid_log_compute failed: 3 points for 4 parameters"
+    assert f.diagnostics["fit"]["status"] == "failed"
+
+
+def test_errors_name_the_estimator() -> None:
+    with pytest.raises(ValueError, match=r"ExponentialCompute\.fit"):
+        ExponentialCompute(benchmark="nope").fit(_obs(np.ones(12) * 0.5, N, D))
+    est = SingleStep(benchmark="task", n_bootstrap=0).fit(
+        _obs(single_step_accuracy((N, D), -0.7, 0.95, 5.0, 0.3, 6.0, 0.3, -2.0), N, D)
+    )
+    with pytest.raises(ValueError, match=r"SingleStep\.predict"):
+        est.predict(pd.DataFrame({"model": ["x"], "n_params": [1e10]}))
+
+
+def test_bounds_hold_in_the_fit_and_every_resample() -> None:
+    """Data 0.01 below a law with chance g = 0: unbounded least squares puts g at -0.0106; the
+    box [0, 1] must hold it at 0, in the fit and in each bootstrap refit."""
+    y = exponential_compute(6 * N * D, 0.0, 2.0, 0.12) - 0.01
+    est = ExponentialCompute(benchmark="task", n_bootstrap=30).fit(_obs(y, N, D))
+    assert est.bounds_ == ([0.0, 0.0, 0.0], [1.0, 1e6, 5.0])
+    assert est.fit_.ok and est.fit_.params[0] == pytest.approx(0.0, abs=1e-9)
+    assert est.boot_ is not None and est.boot_.params[:, 0].min() >= 0.0
+
+
+def test_prediction_interval_includes_the_noise_of_a_new_run() -> None:
+    """Inside the fitted range the parameters are well known (their 90% band is ~0.024 wide at
+    sigma = 0.02), so the interval's width comes from resampled residuals: a new run's noise
+    alone spans 2 * 1.645 * 0.02 = 0.066; 12 residuals give 0.059-0.073 over seeds 5, 7, 11.
+    Above 0.045 fails an interval built from the parameter draws alone."""
+    mid = pd.DataFrame(
+        {"model": ["mid"], "n_params": [N[6]], "n_tokens": [D[6]], "flops": [6 * N[6] * D[6]]}
+    )
+    y = exponential_compute(6 * N * D, 0.25, 2.0, 0.12)
+    y = y + np.random.default_rng(5).normal(0, 0.02, N.size)
+    f = ExponentialCompute(benchmark="task", n_bootstrap=200).fit(_obs(y, N, D)).predict(mid)[0]
+    assert 0.045 < f.upper - f.lower < 0.1
+
+
+def test_fit_message_travels_in_the_notes() -> None:
+    y = exponential_compute(6 * N[:3] * D[:3], 0.25, 2.0, 0.12)
+    f = (
+        ExponentialCompute(benchmark="task", n_bootstrap=0)
+        .fit(_obs(y, N[:3], D[:3]))
+        .predict(BIG)[0]
+    )
+    assert f.notes[:2] == (
+        "3 fit points",
+        "as many points as parameters: the fit interpolates, residuals carry no information",
+    )

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from evals.checkers import ExactMatch, Numeric, Prefix, Regex, last_number, make_checker
+from evals import checkers
+from evals.checkers import (
+    Code,
+    ExactMatch,
+    Numeric,
+    Prefix,
+    Regex,
+    last_number,
+    make_checker,
+    normalise,
+)
+from evals.sandbox import SandboxLimits
 
 
 @pytest.mark.parametrize(
@@ -71,3 +84,54 @@ def test_make_checker_builds_and_rejects() -> None:
         make_checker({"kind": "fuzzy"})
     with pytest.raises(ValueError, match="bad options for checker 'numeric'"):
         make_checker({"kind": "numeric", "tolerance": 1})
+
+
+def test_normalise_defaults_and_whitespace() -> None:
+    """Default: strip only. Punctuation removal also collapses inner whitespace (words stay apart)."""
+    assert normalise("  A,  b. ") == "A,  b."
+    assert normalise(" A,  b. ", ignore_punctuation=True) == "A b"
+    assert normalise("AbC", ignore_case=True) == "abc"
+    assert normalise(" x ", strip=False) == " x "
+
+
+def test_make_checker_options_reach_the_checker() -> None:
+    assert make_checker({"ignore_case": True}) == ExactMatch(ignore_case=True)  # kind defaults
+    assert make_checker({"kind": "exact", "include_prompt": True}) == ExactMatch()
+    assert make_checker({"kind": "prefix", "include_prompt": False}) == Prefix()
+    assert make_checker({"kind": "numeric", "abs_tol": 0.5}) == Numeric(abs_tol=0.5)
+    assert make_checker({"kind": "regex", "pattern": "(a)"}) == Regex("(a)", 0)
+    assert make_checker({"kind": "regex", "pattern": "(a)", "ignore_case": True}) == Regex(
+        "(a)", re.IGNORECASE
+    )
+    with pytest.raises(ValueError, match="bad options for checker 'regex'"):
+        make_checker({"kind": "regex", "pattern": "x", "bogus": 1})
+    with pytest.raises(ValueError, match="bad options for checker 'regex'"):
+        make_checker({"kind": "regex"})  # no pattern
+    code = make_checker({"kind": "code", "wall_seconds": 5, "cpu_seconds": 7})
+    assert code == Code(SandboxLimits(wall_seconds=5, cpu_seconds=7))
+
+
+def test_regex_flags_and_unmatched_group() -> None:
+    assert Regex("(abc)", re.IGNORECASE)("ABC", "ABC")
+    assert not Regex("(abc)")("ABC", "ABC")
+    # an optional group that did not take part compares as "" (not as a placeholder)
+    assert Regex(r"answer(?: is (\w+))?")("the answer", "")
+    assert not Regex(r"answer(?: is (\w+))?")("the answer", "x")
+
+
+def test_code_runs_prefix_completion_and_tests_with_its_limits(monkeypatch) -> None:
+    seen: list[tuple[str, SandboxLimits]] = []
+
+    class Result:
+        ok = True
+
+    def fake_run(program: str, *, limits: SandboxLimits) -> Result:
+        seen.append((program, limits))
+        return Result()
+
+    monkeypatch.setattr(checkers, "run_python", fake_run)
+    limits = SandboxLimits(wall_seconds=3, cpu_seconds=2)
+    assert Code(limits)("    return 1\n", "assert f() == 1", prefix="def f():\n")
+    assert seen == [("def f():\n    return 1\n\n\nassert f() == 1\n", limits)]
+    assert Code(limits)("x = 1", "assert x == 1")  # no prefix by default
+    assert seen[-1][0] == "x = 1\n\nassert x == 1\n"

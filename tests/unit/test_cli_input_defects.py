@@ -87,10 +87,11 @@ def test_forecast_of_a_good_target_prints_a_finite_point(runner: CliRunner, obs:
 
 
 def test_forecast_without_a_finite_point_exits_2(runner: CliRunner, obs: Path) -> None:
-    """Only n_params: the compute law has no FLOPs to work with and gives NaN; not a null exit 0."""
+    """Only n_params: the compute law has no FLOPs to work with; the error names the column and
+    the target lacking it (predictors/contracts.py), not a null forecast with exit 0."""
     res = _forecast(runner, obs, "--target", "n_params=7e9")
     assert res.exit_code == 2, res.output
-    assert "exponential gave no finite forecast for --target 'n_params=7e9'" in _err(res)
+    assert "targets need flops" in _err(res) and "missing for ['target']" in _err(res)
     assert res.stdout == ""
 
 
@@ -101,7 +102,9 @@ def test_forecast_whose_fit_fails_exits_2_without_a_traceback(runner: CliRunner,
          "--target", "n_params=7e9,n_tokens=1.4e11"],
     )  # fmt: skip
     assert res.exit_code == 2, res.output
-    assert "no rows with benchmark='b' metric='bpb'" in _err(res)
+    assert "no rows for benchmark='b' metric='bpb'; benchmark 'b' has metric(s) ['acc']" in _err(
+        res
+    )
     assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)
 
 
@@ -191,7 +194,7 @@ def test_backtest_without_any_finite_prediction_exits_2(
     df.to_csv(tmp_path / "no_flops.csv", index=False)
     res = _backtest(runner, tmp_path / "no_flops.csv")
     assert res.exit_code == 2, res.output
-    assert "gave no finite prediction for any of the 1 --predict models" in _err(res)
+    assert "targets need flops" in _err(res) and "missing for ['m6']" in _err(res)
 
 
 @pytest.fixture

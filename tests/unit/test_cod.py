@@ -135,10 +135,28 @@ def test_improved_mean_shift_makes_outliers_of_scattered_points():
     assert np.all(labels[80:][far] == OUTLIER)
 
 
-def test_bandwidth_is_capped_by_max_distance():
-    X = np.random.default_rng(1).uniform(0, 1, (200, 9))
-    assert cod_bandwidth(X) == pytest.approx(min(0.3, cod_bandwidth(X)))
-    assert cod_bandwidth(X) <= np.sqrt(9) / 10 + 1e-12
+def _knn_bandwidth(X: np.ndarray, quantile: float) -> float:
+    """sklearn's estimate_bandwidth by brute force: the mean over points of the distance to the
+    k-th nearest point counting the point itself, k = max(1, int(n * quantile))."""
+    k = max(1, int(len(X) * quantile))
+    d = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1))
+    return float(np.sort(d, axis=1)[:, k - 1].mean())
+
+
+def test_bandwidth_follows_the_rule_min_of_knn_and_cap():
+    """R = min(estimate_bandwidth(X, 0.1), sqrt(dim)/10) (METHODS COD step 2), computed apart."""
+    rng = np.random.default_rng(1)
+    spread = rng.uniform(0, 1, (200, 9))  # kNN distance ~1 > cap sqrt(9)/10 = 0.3: capped
+    assert _knn_bandwidth(spread, 0.1) > 0.6
+    assert cod_bandwidth(spread) == pytest.approx(0.3, rel=1e-12)
+    tight = rng.normal(0.5, 0.01, (200, 4))  # kNN distance ~0.02 < cap 0.2: the estimate itself
+    expected = _knn_bandwidth(tight, 0.1)
+    assert expected < 0.1
+    assert cod_bandwidth(tight) == pytest.approx(expected, rel=1e-9)
+    assert cod_bandwidth(tight, quantile=0.3) == pytest.approx(_knn_bandwidth(tight, 0.3), rel=1e-9)
+    # degenerate inputs fall back to the cap: identical vectors (estimate 0) and a single item
+    assert cod_bandwidth(np.full((20, 4), 0.5)) == pytest.approx(0.2, rel=1e-12)
+    assert cod_bandwidth(np.zeros((1, 16))) == pytest.approx(0.4, rel=1e-12)
 
 
 def test_law_fit_recovers_parameters_and_unit_transfers():
@@ -163,7 +181,19 @@ def test_mapping_falls_back_to_pchip_when_spline_not_monotone():
 def test_too_few_models_is_a_fit_error(ladder):
     obs, _ = ladder
     with pytest.raises(FitError, match="at least 3 ladder models"):
-        CODForecaster(benchmark="synthetic").fit(obs[obs["model"].isin(["m0", "m1"])])
+        CODForecaster(benchmark="synthetic", ladder_points="models").fit(
+            obs[obs["model"].isin(["m0", "m1"])]
+        )
+
+
+def test_two_models_fall_back_to_checkpoints_as_ladder_points(ladder):
+    """By default fewer than 3 models make every checkpoint a ladder point, and say so."""
+    obs, _ = ladder
+    two = obs[obs["model"].isin(["m0", "m1"])]
+    est = CODForecaster(benchmark="synthetic", n_bootstrap=5, jackknife=False).fit(two)
+    n_points = two.groupby(["model", "checkpoint_step"]).ngroups
+    assert est.ladder_by_ == "checkpoint" and est.matrix_.rates.shape[1] == n_points
+    assert any("every checkpoint is a ladder point" in n for n in est.notes_)
 
 
 def test_item_results_rows_become_observations():
@@ -211,3 +241,48 @@ def test_linear_tail_continues_the_last_secant():
     assert float(curve(0.7)) > float(lin(0.7))  # the curve bends up towards (1, 1)
     assert float(lin(0.45)) == pytest.approx(float(curve(0.45)))
     assert np.all(np.diff(lin(np.linspace(0, 1, 201))) >= -1e-9) and float(lin(1.0)) <= 1.0
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_rescaling_flops_changes_no_filter_verdict(ladder, fitted, scale):
+    """FLOPs counted k times larger (another convention, another unit) keep every verdict and
+    the forecast: the filter reads a at a compute taken from the ladder. Reading a in a fixed
+    unit (a_reference=None, the paper's) lets a rescaling flip verdicts, since a moves by k**b
+    (b = 0.3-0.8 here: 1000x fewer FLOPs divides a by 8-250)."""
+    obs, _ = ladder
+    scaled = obs.assign(flops=obs["flops"] * scale, n_params=np.nan, n_tokens=np.nan)
+    fit_obs = scaled[scaled["model"] != "m8"]
+    est = CODForecaster(benchmark="synthetic", n_bootstrap=0, jackknife=False).fit(fit_obs)
+    assert [c.kept for c in est.clusters_] == [c.kept for c in fitted.clusters_]
+    target, _ = _target(scaled)
+    base = CODForecaster(benchmark="synthetic", n_bootstrap=0, jackknife=False)
+    expected = base.fit(obs[obs["model"] != "m8"]).predict(_target(obs)[0])[0].point
+    # the laws are fitted in a unit at the ladder's geometric mean: same problem, same optimum
+    assert est.predict(target)[0].point == pytest.approx(expected, rel=1e-6)
+    if scale < 1:  # 1000x fewer FLOPs: a in 1e18 units falls below 1 for the slow clusters
+        paper = CODForecaster(
+            benchmark="synthetic", a_reference=None, n_bootstrap=0, jackknife=False
+        )
+        verdicts = [c.kept for c in paper.fit(fit_obs).clusters_]
+        assert verdicts != [c.kept for c in fitted.clusters_]
+
+
+def test_fallback_forecasts_when_the_filter_rejects_every_cluster(ladder):
+    """c_max=0 rejects every cluster: the default falls back to the unfiltered variant (same
+    point as use_filter=False), says so, and doubles the interval's half-widths; with
+    fallback=False it refuses, and summary() still explains a fallback fit."""
+    obs, _ = ladder
+    fit_obs = obs[obs["model"] != "m8"]
+    target, _ = _target(obs)
+    kw = {"benchmark": "synthetic", "n_bootstrap": 30, "jackknife": False, "c_max": 0.0}
+    fb = CODForecaster(**kw).fit(fit_obs)
+    plain = CODForecaster(**{**kw, "use_filter": False}).fit(fit_obs)
+    f, g = fb.predict(target)[0], plain.predict(target)[0]
+    assert fb.fallback_ == "unfiltered" and f.params["fallback"] == "unfiltered"
+    assert f.point == pytest.approx(g.point, rel=1e-12)
+    assert any(n.startswith("FALLBACK: no cluster passed") for n in f.notes)
+    # same replicates (same seed, same clusters): half-widths exactly 2x unless clipped at 0/1
+    assert f.upper - f.point == pytest.approx(2 * (g.upper - g.point), rel=1e-9)
+    assert "kept by fallback (unfiltered)" in fb.summary()
+    with pytest.raises(FitError, match="no cluster on synthetic passed"):
+        CODForecaster(**kw, fallback=False).fit(fit_obs)

@@ -67,14 +67,23 @@ def test_two_step_recovers_large_models_within_a_point() -> None:
     assert f[0].diagnostics["intermediate"] == "hellaswag/bpb"
 
 
-def test_noisy_ladder_interval_contains_truth() -> None:
+@pytest.mark.parametrize("seed", [1, 2])
+def test_noisy_ladder_interval_contains_truth(seed: int) -> None:
+    """Both 90% intervals contain the truth.
+
+    Each covers with probability ~0.9, so both do with probability >= 1 - 2*0.1 = 0.8 (Bonferroni;
+    more, as the two share one fit). Seeds 1-3 were checked to cover both; the intervals are
+    0.02-0.03 wide, so < 0.05 fails an interval inflated about twofold.
+    """
     est = TwoStepLadder(benchmark="hellaswag", n_bootstrap=50).fit(
-        synthetic_ladder(noise=0.01, seed=1)
+        synthetic_ladder(noise=0.01, seed=seed)
     )
     f = est.predict(TARGETS)
     assert all(abs(x.point - t) < 0.03 for x, t in zip(f, TRUE, strict=True))
-    assert sum(x.lower <= t <= x.upper for x, t in zip(f, TRUE, strict=True)) >= 1
-    assert all(x.upper - x.lower < 0.15 for x in f)
+    assert all(x.lower <= t <= x.upper for x, t in zip(f, TRUE, strict=True)), [
+        (x.lower, x.upper) for x in f
+    ]
+    assert all(x.lower < x.point < x.upper and x.upper - x.lower < 0.05 for x in f)
 
 
 def test_flops_variant_and_validation_loss_variant() -> None:

@@ -88,7 +88,9 @@ def test_fit_queries_select_points_and_failures_are_reported() -> None:
 
 
 def test_missing_rows_are_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="no rows with benchmark='nope'"):
+    # names what is missing and what is there (predictors/contracts.py)
+    match = r"no rows for benchmark='nope' metric='err'; benchmarks present: \['avg', 'c4_val'\]"
+    with pytest.raises(ValueError, match=match):
         GadreChain(benchmark="nope").fit(_obs())
 
 

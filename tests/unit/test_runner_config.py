@@ -74,6 +74,9 @@ def test_default_stride_and_checkpoint_leave_the_hash_alone() -> None:
     assert config_hash(resolve_config("greedy", "e", {"stride": 2}), model, fp) != config_hash(
         base, model, fp
     )
+    # the checker-error limit decides only whether a run is accepted: the same run either way
+    lenient = resolve_config("greedy", "e", {"max_checker_error_rate": 0.5})
+    assert config_hash(lenient, model, fp) == config_hash(base, model, fp)
 
 
 def test_checkpoint_is_stored_on_the_run_and_its_measurements(db_url: str, task: Path) -> None:
@@ -100,6 +103,11 @@ def test_checkpoint_is_stored_on_the_run_and_its_measurements(db_url: str, task:
         ({"top_p": 1.5}, r"config.top_p=1.5 is outside \[0, 1\]"),
         ({"max_tokens": 10**9}, "config.max_tokens"),
         ({"stride": 0}, "config.stride=0"),
+        ({"max_checker_error_rate": 1.5}, r"config.max_checker_error_rate=1.5 is outside \[0, 1\]"),
+        (
+            {"max_checker_error_rate": "0.1"},
+            "config.max_checker_error_rate must be a finite number",
+        ),
     ],
 )
 def test_costly_or_malformed_settings_are_refused(config: dict, message: str) -> None:
