@@ -167,6 +167,11 @@ async def _measure(base: str, key: str, args: argparse.Namespace) -> list[Result
         def cached(cl: httpx.AsyncClient) -> Awaitable[httpx.Response]:
             return cl.post("/v1/forecasts", json=QUERY)
 
+        # untimed warm-up, so that no phase pays for start-up work (the server imports the
+        # predictors in the background after it starts; the forkserver imports its preload)
+        await asyncio.sleep(3.0)
+        await _drive("warm-up", c, healthz, args.clients, args.requests, 2.0)
+        await _drive("warm-up", c, cached, args.clients, args.requests, 2.0)
         health = await _drive("healthz", c, healthz, args.clients, args.requests, args.seconds)
         hit = await _drive("forecast cached", c, cached, args.clients, args.requests, args.seconds)
         fits = Result(f"uncached fits ({args.fitters} clients)")

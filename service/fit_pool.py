@@ -16,6 +16,7 @@ pickled over a pipe; it writes no database row and holds no connection.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -69,6 +70,24 @@ def _context(preload: tuple[str, ...]) -> ForkServerContext:
     return ctx
 
 
+def _forkserver_pid() -> int | None:
+    """The forkserver's pid; multiprocessing keeps it on its module-level ForkServer only."""
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    return pid if isinstance(pid, int) else None
+
+
+def _lower_priority(pid: int | None, nice: int) -> None:
+    """Raise ``pid``'s niceness by ``nice`` over ours (at most 19); a no-op where not allowed."""
+    if pid is None or not nice:
+        return
+    target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+    with contextlib.suppress(OSError):  # gone, or not ours to change: fits still nice themselves
+        if os.getpriority(os.PRIO_PROCESS, pid) < target:
+            os.setpriority(os.PRIO_PROCESS, pid, target)
+
+
 def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], nice: int) -> None:
     """Entry point in the child: lower priority, call, send ``("ok", result)`` or the error."""
     if nice:
@@ -105,11 +124,17 @@ class FitPool:
         self._closed = threading.Event()
 
     def start(self) -> None:
-        """Start the forkserver now (it imports the preload in the background), not at first fit."""
+        """Start the forkserver now (it imports the preload in the background), not at first fit.
+
+        The forkserver itself runs at the fits' priority: each fit is a fork of it, and copying
+        the page tables of a process that holds NumPy and SciPy is kernel work charged to the
+        forkserver, which at the server's priority competed with the requests.
+        """
         from multiprocessing import forkserver
 
         _context(self._preload)
         forkserver.ensure_running()
+        _lower_priority(_forkserver_pid(), self.nice)
 
     def close_on_signals(self, signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> None:
         """Close the pool the moment the process is told to stop, before any graceful wait.

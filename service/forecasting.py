@@ -271,6 +271,10 @@ def _unavailable(message: str, where: str, *, retry_after: int) -> ApiError:
     return exc
 
 
+#: Observation reads kept per server process, by data version (:meth:`ForecastService._read`).
+READS_KEPT = 16
+
+
 def _import_predictors() -> None:
     import importlib
 
@@ -300,6 +304,7 @@ class ForecastService:
             preload=FIT_PRELOAD,
         )
         self._cache: OrderedDict[tuple[str, str, str], Fitted] = OrderedDict()
+        self._reads: OrderedDict[tuple[Any, ...], tuple[pd.DataFrame, str]] = OrderedDict()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
 
@@ -477,10 +482,7 @@ class ForecastService:
         version = self.data_version(session, query)
         stored = self._stored(session, query, params_hash, ForecastRow.data_version == version)
         if stored is None:  # only now read (and hash) the rows
-            obs = self.observations(session, query)
-            if self.data_version(session, query) != version:
-                version = ""  # a write landed while reading: never file the fit under a version
-            fp = fingerprint(obs)
+            obs, fp, version = self._read(session, query, version)
             stored = self._stored(session, query, params_hash, ForecastRow.data_fingerprint == fp)
             if stored is not None and version and stored.data_version != version:
                 # same rows under a newer version (a write the query does not see): next time
@@ -511,6 +513,43 @@ class ForecastService:
         out = StoredForecast.model_validate(stored)
         out.cache_hit = hit
         return out
+
+    def _read(
+        self, session: Session, query: ForecastQuery, version: str
+    ) -> tuple[pd.DataFrame, str, str]:
+        """The rows ``query`` fits on, their fingerprint, and the version they are filed under.
+
+        A data version names its rows exactly (every write bumps it), so rows read at a version
+        are kept (:data:`READS_KEPT` of them) and reused by the next fit at that version: another
+        method, target or seed on the same data costs no read, no DataFrame and no hashing in the
+        server process. The version comes back "" when a write landed while reading: such rows
+        are neither kept nor filed under a version.
+        """
+        estimator = self._make(query)
+        key = (
+            version,
+            query.family,
+            tuple(needed_benchmarks(query, estimator)),
+            estimator.uses_item_rows,
+            query.fit or "",
+            query.benchmark,
+            query.metric,
+        )
+        with self._lock:
+            kept = self._reads.get(key)
+            if kept is not None:
+                self._reads.move_to_end(key)
+        if kept is not None:
+            return kept[0], kept[1], version
+        obs = self.observations(session, query)
+        if self.data_version(session, query) != version:
+            return obs, fingerprint(obs), ""
+        fp = fingerprint(obs)
+        with self._lock:
+            self._reads[key] = (obs, fp)
+            while len(self._reads) > READS_KEPT:
+                self._reads.popitem(last=False)
+        return obs, fp, version
 
     def data_version(self, session: Session, query: ForecastQuery) -> str:
         """The version of the data ``query`` fits on (db/data_version.py): one small SELECT of

@@ -322,3 +322,16 @@ def test_fits_run_at_the_lowest_cpu_priority() -> None:
 
     pool = FitPool(max_concurrent=1, preload=FIT_PRELOAD)
     assert pool.run(_niceness, timeout=60) == min(19, os.nice(0) + 19)
+
+
+def test_the_forkserver_runs_at_the_fits_priority() -> None:
+    """Every fit is a fork of the forkserver: its copying is charged there, so it is niced too."""
+    import os
+
+    from service.fit_pool import _forkserver_pid
+
+    pool = FitPool(max_concurrent=1, preload=FIT_PRELOAD)
+    pool.start()
+    pid = _forkserver_pid()
+    assert pid is not None and pid != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.nice(0) + 19)

@@ -261,3 +261,21 @@ def test_0004_up_down_up_keeps_forecasts(empty_db_url: str) -> None:
         assert migrate.current(empty_db_url) == head and head is not None and head >= "0004"
     finally:
         engine.dispose()
+
+
+def test_fits_at_one_data_version_share_one_read(server: httpx.Client) -> None:
+    """Another method or seed on the same data reads the rows once (they are kept by data
+    version); a write to that data makes the next fit read again."""
+    base = fetches(server)
+    first = server.post("/v1/forecasts", json=QUERY)
+    assert first.status_code == 200, first.text
+    assert fetches(server) == base + 1
+    for body in ({**QUERY, "method": "sigmoid"}, {**QUERY, "params": {"random_state": 7}}):
+        resp = server.post("/v1/forecasts", json=body)
+        assert resp.status_code == 200 and resp.json()["cache_hit"] is False, resp.text
+        assert resp.json()["data_fingerprint"] == first.json()["data_fingerprint"]
+    assert fetches(server) == base + 1
+    post_rows(server, rows("fa", "t1", (1e9,), "a"))
+    again = server.post("/v1/forecasts", json={**QUERY, "method": "sigmoid"})
+    assert again.json()["data_fingerprint"] != first.json()["data_fingerprint"]
+    assert fetches(server) == base + 2
