@@ -106,7 +106,7 @@ def peer_seconds_per_resample(
     )
     y = rows["value"].to_numpy()
     est = methods(bench, 0)[name]
-    lo, hi = est._bounds(y)  # type: ignore[attr-defined]
+    lo, hi = est._bounds(y)  # type: ignore[attr-defined]  # the curve estimators' own bounds
     p0 = np.clip(np.ones(len(lo)), lo, hi)
     rng = np.random.default_rng(0)
     fails = 0

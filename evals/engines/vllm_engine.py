@@ -160,9 +160,9 @@ class VllmEngine:
             if any(s is None for s in scored):
                 raise RuntimeError("vLLM returned no prompt log-probs for a continuation")
             results[i] = ChoiceScores(
-                tuple(s[0] for s in scored),  # type: ignore[index]
+                tuple(s[0] for s in scored),  # type: ignore[index]  # None ruled out just above
                 tuple(q.n_cont for q in p),
-                tuple(s[1] for s in scored),  # type: ignore[index]
+                tuple(s[1] for s in scored),  # type: ignore[index]  # None ruled out just above
             )
         return [r for r in results if r is not None]
 

@@ -54,7 +54,7 @@ def _runs(s: Session, family: str) -> list[tuple[EvalRun, Model, Benchmark]]:
         .where(ModelFamily.name == family, EvalRun.status == "done")
         .order_by(Model.name, Benchmark.name, EvalRun.mode, EvalRun.id)
     )
-    return [tuple(r) for r in s.execute(q).all()]  # type: ignore[misc]
+    return [tuple(r) for r in s.execute(q).all()]  # type: ignore[misc]  # Row is a tuple at run time
 
 
 def collect(s: Session, cfg: LadderConfig, workdir: Path) -> dict[str, pd.DataFrame]:

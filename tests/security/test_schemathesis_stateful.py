@@ -70,7 +70,7 @@ def test_stateful_run_has_no_5xx(server: Server) -> None:
     failures: list[str] = []
 
     # the base class is built at run time from the schema, so a type checker cannot see it
-    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]  # a class built at run time
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": base, "headers": headers, "timeout": 60}
 
