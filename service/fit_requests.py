@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, insert, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.models import Job
@@ -224,7 +225,7 @@ class FitRequests:
                 values = {"status": "failed", "result": error_record(error), "error": error.detail}
             try:
                 self._update(req.job_id, finished_at=utcnow(), **values)
-            except Exception:  # the database went away: the lease will run out instead
+            except SQLAlchemyError:  # the database went away: the lease will run out instead
                 log.exception("could not record the end of forecast request %s", req.job_id)
 
     def _update(self, job_id: int, **values: Any) -> None:
