@@ -86,7 +86,7 @@ def score(method: str, obs: pd.DataFrame, bench: str, metric: str, cut: str, **k
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--rules", default="inverse_mse,best")
+    ap.add_argument("--rules", default="separated,median,inverse_mse,best")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     rules = args.rules.split(",")

@@ -57,15 +57,43 @@ MODULES: dict[str, tuple[str, ...]] = {
     "predictors/passuntil.py": ("tests/unit/test_passuntil_law.py",),
     "predictors/passuntil_law.py": ("tests/unit/test_passuntil_law.py",),
     "predictors/perchoice.py": ("tests/unit/test_perchoice.py",),
-    "predictors/filters.py": ("tests/unit/test_filters.py",),
-    "predictors/names.py": ("tests/unit/test_names.py",),
+    "predictors/filters.py": ("tests/unit/test_filters.py", "tests/unit/test_filters_rules.py"),
+    "predictors/names.py": ("tests/unit/test_names.py", "tests/unit/test_names_rules.py"),
     "predictors/agreement.py": ("tests/unit/test_agreement.py",),
-    "predictors/agreement_engine.py": ("tests/unit/test_agreement.py",),
-    "predictors/agreement_verdict.py": ("tests/unit/test_agreement.py",),
+    "predictors/agreement_engine.py": (
+        "tests/unit/test_agreement.py",
+        "tests/unit/test_agreement_engine.py",
+    ),
+    "predictors/agreement_verdict.py": (
+        "tests/unit/test_agreement.py",
+        "tests/unit/test_agreement_verdict.py",
+    ),
     "predictors/loss_accuracy.py": ("tests/unit/test_loss_accuracy.py",),
-    "predictors/registry.py": ("tests/unit/test_backtest.py", "tests/unit/test_cli_startup.py"),
+    "predictors/registry.py": ("tests/unit/test_registry.py", "tests/unit/test_cli_startup.py"),
+    "predictors/intervals.py": ("tests/unit/test_intervals.py",),
+    "predictors/selection.py": ("tests/unit/test_selection.py", "tests/unit/test_intervals.py"),
+    "predictors/batch_fit.py": ("tests/unit/test_batch_fit.py",),
+    "predictors/contracts.py": (
+        "tests/unit/test_contracts_rules.py",
+        "tests/unit/test_contracts.py",
+    ),
+    "predictors/calibration.py": ("tests/unit/test_calibration.py",),
+    "predictors/item_data.py": ("tests/unit/test_item_data.py",),
+    "predictors/synthetic_items.py": ("tests/unit/test_synthetic_items.py",),
+    "predictors/base.py": ("tests/unit/test_base.py",),
+    "predictors/leaderboard.py": (
+        "tests/unit/test_leaderboard.py",
+        "tests/unit/test_leaderboard_result.py",
+    ),
+    "predictors/auto.py": ("tests/unit/test_auto.py",),
 }
 
+_BATCH_DTYPE = "dtype dropped: np.clip's float bounds or float arithmetic make it float"
+_ZIP_EQUAL = "zip of equal-length sequences (one frame's columns, or one forecast per target)"
+_ASTYPE_NONE = "astype(None) is float64, as astype(float)"
+_GEN_DEFAULT = "a default of the synthetic-data generator: every test passes its own"
+_NAN_FILL = "a NaN fill: Series(None or no data, dtype=float) is all NaN too"
+_LM_TUNING = "damping and stopping schedule: another reaches the same optimum"
 _BOUNDS = "box bounds: tuning constants (the one that binds, g >= 0, is tested)"
 #: Lines not mutated, each with the reason its mutants are equivalent (printed with the report).
 SKIP_PATTERNS: dict[str, str] = {
@@ -73,6 +101,18 @@ SKIP_PATTERNS: dict[str, str] = {
     r"= float\(np\.clip\(y\.min\(\)": "a start derived from the data: as above",
     r"^\s+return \[[-\d., e]+\], \[[-\d., e]+\]$": _BOUNDS,
     r"^\s+(lo = |return lo, )\[[-\d., e]+\]$": _BOUNDS,
+    # predictors/batch_fit.py: the Levenberg-Marquardt iteration's tuning (tests check where it
+    # lands, against scipy and closed forms, not how many steps it takes)
+    r"lam\[upd\] = np\.maximum\(lam\[upd\] / 3\.0": _LM_TUNING,
+    r"lam\[rows\[~better\]\] \*= 4\.0": _LM_TUNING,
+    r"d = np\.maximum\(d, 1e-12 \* np\.maximum": _LM_TUNING,
+    r"h = _FD_STEP \* np\.maximum\(1\.0": "difference step size: " + _LM_TUNING,
+    r"small = np\.abs\(Pn - Pa\)": "stopping rules overlap (tiny step, no gain, damping cap, "
+    "iteration cap): " + _LM_TUNING,
+    r"done = \(better & \(gain <= ftol": "as above",
+    # predictors/filters.py
+    r'in \("True", "False", "None"\):$': "unreachable: Python 3 parses True/False/None as "
+    "ast.Constant, never as ast.Name (dead branches in _Checker._name and _Evaluator._column)",
 }
 
 #: Survivors examined and left, with why no test can (or should) kill them. Names are mutmut's
@@ -128,6 +168,267 @@ EQUIVALENT: dict[str, str] = {
     "(left: not a meaningful target)",
     "predictors.baselines.xǁSingleStepǁ_inputs__mutmut_1": "to_numpy(None) of float columns",
     "predictors.baselines.xǁSingleStepǁ_inputs__mutmut_4": "as above",
+    # predictors/registry.py
+    "predictors.registry.xǁLazyMethodsǁ__getitem____mutmut_3": "rpartition: every path has one ':'",
+    # predictors/agreement_engine.py
+    "predictors.agreement_engine.x__describe_rows__mutmut_4": "simplefilter without a category: "
+    "only RuntimeWarnings (all-NaN rows) arise in that block",
+    "predictors.agreement_engine.x__row_quantiles__mutmut_5": "sort's default axis is the last, "
+    "axis 1 of a 2-D array",
+    "predictors.agreement_engine.x__row_quantiles__mutmut_44": "take_along_axis' default axis is "
+    "-1 (numpy 2.3), axis 1 here",
+    "predictors.agreement_engine.x__row_quantiles__mutmut_53": "as above",
+    "predictors.agreement_engine.x__row_quantiles__mutmut_63": "count >= 0: a row with no values "
+    "has a = b = NaN, NaN either way",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_25": "chunk size only (k*k >= 4 whenever "
+    "a row has a pair; k < 2 is NaN either way); the chunk bound is tested at k = 2000",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_57": "einsum subscripts are any letters",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_88": "errstate over a division whose "
+    "zero denominators are already replaced by 1: no floating-point error is raised there",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_89": "as above",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_90": "as above",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_91": "as above",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_111": "inner denom >= 0: the 0/0 it lets "
+    "through is discarded by the outer where (NaN there), under errstate",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_112": "inner denom > 1: denom is the "
+    "root of a product of positive integers, so > 0 means >= 1, and at 1 dividing by 1.0 is dividing by denom",
+    "predictors.agreement_engine.x_kendall_tau_b__mutmut_113": "the inner fill value is discarded "
+    "by the outer where",
+    "predictors.agreement_engine.x_pearson_r__mutmut_38": "errstate, as kendall_tau_b__mutmut_88",
+    "predictors.agreement_engine.x_pearson_r__mutmut_39": "as above",
+    "predictors.agreement_engine.x_pearson_r__mutmut_40": "as above",
+    "predictors.agreement_engine.x_pearson_r__mutmut_41": "as above",
+    "predictors.agreement_engine.x_pearson_r__mutmut_64": "as kendall_tau_b__mutmut_111",
+    "predictors.agreement_engine.x_pearson_r__mutmut_66": "as kendall_tau_b__mutmut_113",
+    "predictors.agreement_engine.x_subset_indices__mutmut_12": "argsort's default axis is the "
+    "last, axis 1 here",
+    "predictors.agreement_engine.x_subset_indices__mutmut_22": "integers(high) is integers(0, "
+    "high): the same draws",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_6": "labels of the two-column frame: "
+    "to_numpy is positional and the names passed on are a.name and r.name",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_7": "as above",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_8": "as above",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_9": "as above",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_10": "as above",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_11": "as above",
+    # predictors/batch_fit.py
+    "predictors.batch_fit.x_batch_refit__mutmut_3": "default iteration cap 201 for 200",
+    "predictors.batch_fit.x_batch_refit__mutmut_9": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_11": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_21": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_23": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_39": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_41": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_52": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_54": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_113": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_115": _BATCH_DTYPE,
+    "predictors.batch_fit.x_batch_refit__mutmut_58": "start not clipped into the box: the "
+    "first step is (the same optimum; tested with starts outside)",
+    "predictors.batch_fit.x_batch_refit__mutmut_59": "as above",
+    "predictors.batch_fit.x_batch_refit__mutmut_109": "pred == 0: log(0) = -inf, cost inf as "
+    "for NaN",
+    "predictors.batch_fit.x_batch_refit__mutmut_129": "|r| == delta exactly: both Huber "
+    "branches agree there",
+    "predictors.batch_fit.x_batch_refit__mutmut_134": "(left) the Huber tail's constant: "
+    "shifts each outlier's cost by delta^2, same steps unless a point crosses delta",
+    "predictors.batch_fit.x_batch_refit__mutmut_184": "Pa + h == hi exactly: either "
+    "direction stays in the box",
+    "predictors.batch_fit.x_batch_refit__mutmut_229": "a NaN Jacobian makes A and g both "
+    "non-finite, so 'and' and 'or' flag the same rows",
+    "predictors.batch_fit.x_batch_refit__mutmut_239": "a bad row's step from g = 1 is never "
+    "'better' in the tests (left: no test of a bad row that a blind step would improve)",
+    "predictors.batch_fit.x_batch_refit__mutmut_244": "g == 0 exactly at a bound: holding or "
+    "not, the step there is 0",
+    "predictors.batch_fit.x_batch_refit__mutmut_248": "as above",
+    "predictors.batch_fit.x_batch_refit__mutmut_249": "(left) at the upper bound a gradient "
+    "in (0, 1) pointing inward is held: no test has one",
+    "predictors.batch_fit.x_batch_refit__mutmut_260": "where(None, 0, g) is g; a held "
+    "parameter's step is then clipped back to its bound",
+    "predictors.batch_fit.x_batch_refit__mutmut_273": "einsum subscripts are any letters",
+    "predictors.batch_fit.x_batch_refit__mutmut_277": "held rows: A's row is 0, g is 0, so "
+    "the step is 0 whatever the diagonal's sign",
+    "predictors.batch_fit.x_batch_refit__mutmut_280": "damping lam/d for lam*d: " + _LM_TUNING,
+    "predictors.batch_fit.x_batch_refit__mutmut_305": "accepting an equal cost: no gain, so "
+    "the row stops either way",
+    "predictors.batch_fit.x_batch_refit__mutmut_307": "the gain test disabled: the tiny-step "
+    "and damping-cap rules still stop it, at the same optimum",
+    "predictors.batch_fit.x_batch_refit__mutmut_310": "None assigned into a bool array is False",
+    # predictors/leaderboard.py
+    "predictors.leaderboard.x__compute__mutmut_64": _ASTYPE_NONE,
+    "predictors.leaderboard.x__progress__mutmut_13": _ASTYPE_NONE,
+    "predictors.leaderboard.x__summary__mutmut_39": "astype(None) of bools: their mean is the same share",
+    "predictors.leaderboard.x__datasets__mutmut_17": "dtype of an empty Series: len 0 either way",
+    "predictors.leaderboard.x__datasets__mutmut_3": "groupby order: the result is a dict keyed by family",
+    "predictors.leaderboard.x__datasets__mutmut_5": "as above",
+    "predictors.leaderboard.x__datasets__mutmut_8": "as above",
+    "predictors.leaderboard.x_leaderboard__mutmut_98": "groupby order: by_family is a dict looked up by name",
+    "predictors.leaderboard.x_leaderboard__mutmut_100": "as above",
+    "predictors.leaderboard.x_leaderboard__mutmut_103": "as above",
+    "predictors.leaderboard.xǁLeaderboardResultǁcells__mutmut_18": "order of the first-refusal groups: merged by key",
+    "predictors.leaderboard.xǁLeaderboardResultǁcells__mutmut_20": "as above",
+    "predictors.leaderboard.xǁLeaderboardResultǁcells__mutmut_25": "as above",
+    "predictors.leaderboard.xǁLeaderboardResultǁcells__mutmut_30": "merge on the common columns: exactly the keys",
+    "predictors.leaderboard.xǁLeaderboardResultǁcells__mutmut_33": "as above",
+    "predictors.leaderboard.xǁLeaderboardResultǁ_grouped__mutmut_17": "groupby(sort=None): None is falsy, as False",
+    "predictors.leaderboard.xǁLeaderboardResultǁ_grouped__mutmut_13": "groupby on a list of keys yields tuples",
+    "predictors.leaderboard.xǁLeaderboardResultǁ_grouped__mutmut_3": "only reached with no rows: iloc[:1] is empty too",
+    "predictors.leaderboard.xǁLeaderboardResultǁ_grouped__mutmut_8": _ZIP_EQUAL,
+    "predictors.leaderboard.xǁLeaderboardResultǁ_grouped__mutmut_11": _ZIP_EQUAL,
+    "predictors.leaderboard.xǁLeaderboardResultǁ_grouped__mutmut_14": _ZIP_EQUAL,
+    "predictors.leaderboard.x__rows_of__mutmut_4": _ZIP_EQUAL,
+    "predictors.leaderboard.x__rows_of__mutmut_7": _ZIP_EQUAL,
+    "predictors.leaderboard.x__rows_of__mutmut_8": _ZIP_EQUAL,
+    "predictors.leaderboard.x_leaderboard__mutmut_71": _ZIP_EQUAL,
+    "predictors.leaderboard.x_leaderboard__mutmut_75": _ZIP_EQUAL,
+    "predictors.leaderboard.x_leaderboard__mutmut_82": _ZIP_EQUAL,
+    "predictors.leaderboard.x_score_split__mutmut_71": _ZIP_EQUAL,
+    "predictors.leaderboard.x_score_split__mutmut_74": _ZIP_EQUAL,
+    "predictors.leaderboard.x_score_split__mutmut_79": _ZIP_EQUAL,
+    "predictors.leaderboard.x__rows_of__mutmut_47": "abs(NaN - y) is NaN: the refused value either way",
+    "predictors.leaderboard.x__summary__mutmut_23": "mean/max of no values is NaN either way",
+    "predictors.leaderboard.x__summary__mutmut_30": "as above",
+    "predictors.leaderboard.x__summary__mutmut_37": "as above",
+    "predictors.leaderboard.x_checkpoint_split__mutmut_21": "one checkpoint per model: no early row, the later guard returns None",
+    "predictors.leaderboard.x_largest_splits__mutmut_24": "break for continue: when largest is skipped two_largest is too",
+    "predictors.leaderboard.x_leaderboard__mutmut_2": "default seed 1 for 0",
+    "predictors.leaderboard.x_score_split__mutmut_34": "concat index: backtest selects rows by model, not label",
+    "predictors.leaderboard.x_score_split__mutmut_36": "as above",
+    "predictors.leaderboard.x_score_split__mutmut_37": "as above",
+    "predictors.leaderboard.xǁLeaderboardResultǁtable__mutmut_19": "dtype of the empty cells Series: unused with no rows",
+    "predictors.leaderboard.xǁLeaderboardResultǁtable__mutmut_24": "every method in the table has rows: map never misses",
+    "predictors.leaderboard.xǁLeaderboardResultǁtable__mutmut_28": "as above",
+    "predictors.leaderboard.xǁLeaderboardResultǁtable__mutmut_33": 'na_position="last" is the default',
+    "predictors.leaderboard.xǁLeaderboardResultǁto_dict__mutmut_10": "pandas reads orient case-insensitively",
+    # predictors/names.py
+    "predictors.names.x_match_report__mutmut_41": "n of get_close_matches: only the best (first) is read",
+    "predictors.names.x_match_report__mutmut_43": "as above",
+    "predictors.names.x_normalise_model_name__mutmut_22": "org None for '': both falsy",
+    "predictors.names.x_normalise_model_name__mutmut_98": "strip('XX_XX') strips X and _: the text is "
+    "lowercase, so only _",
+    "predictors.names.x_normalise_model_name__mutmut_117": "as above (the org is lowercase too)",
+    "predictors.names.x_normalise_names__mutmut_34": "dedupe on all columns: key is a function of raw",
+    "predictors.names.x_normalise_names__mutmut_76": _ZIP_EQUAL,
+    "predictors.names.x_normalise_names__mutmut_79": _ZIP_EQUAL,
+    "predictors.names.x_normalise_names__mutmut_80": _ZIP_EQUAL,
+    # predictors/contracts.py
+    "predictors.contracts.x__finite__mutmut_9": _ASTYPE_NONE,
+    "predictors.contracts.x__substitute__mutmut_3": _ASTYPE_NONE,
+    "predictors.contracts.x__substitute__mutmut_19": _ASTYPE_NONE,
+    "predictors.contracts.x__lacking__mutmut_10": "the index of the models Series: the mask "
+    "is positional (a numpy array), so its labels never matter",
+    "predictors.contracts.x__lacking__mutmut_12": "as above",
+    "predictors.contracts.x_conform_targets__mutmut_4": "_stand_in_ok(m, m) is available(m) "
+    "when nothing was substituted",
+    "predictors.contracts.x_series_rows__mutmut_29": "iloc[1:0] is empty, as iloc[0:0]",
+    # predictors/selection.py
+    "predictors.selection.x_as_score__mutmut_10": "typing.cast does nothing at run time",
+    "predictors.selection.x_from_score__mutmut_10": "as above",
+    "predictors.selection.x_compute_of__mutmut_5": _ASTYPE_NONE,
+    "predictors.selection.x_compute_of__mutmut_8": _ASTYPE_NONE,
+    "predictors.selection.x_compute_of__mutmut_15": _ASTYPE_NONE,
+    "predictors.selection.x_select__mutmut_26": _ASTYPE_NONE,
+    "predictors.selection.x_final_checkpoint__mutmut_21": "fill -2 for -1: steps are >= 0, "
+    "any negative fill ranks a missing step first",
+    "predictors.selection.x_interval_forecast__mutmut_12": "None for NaN: from_score reads "
+    "None as NaN",
+    "predictors.selection.x_residual_noise__mutmut_21": "replace=True is choice's default",
+    "predictors.selection.x_residual_noise__mutmut_3": "dtype dropped: the result is scaled by "
+    "a float, or zeros",
+    "predictors.selection.x_residual_noise__mutmut_5": "as above",
+    "predictors.selection.x_select__mutmut_34": "zip of two columns of one frame: strict is moot",
+    "predictors.selection.x_select__mutmut_37": "as above",
+    "predictors.selection.x_select__mutmut_42": "as above",
+    "predictors.selection.x_target_rows__mutmut_14": "flops was just added when needed: "
+    "requiring it too changes nothing",
+    "predictors.selection.x_target_rows__mutmut_15": "as above",
+    "predictors.selection.x_task_level__mutmut_24": "no checkpoint_step column: None or NaN "
+    "fill, both missing (and not a group key then)",
+    "predictors.selection.x_task_level__mutmut_26": "as above",
+    "predictors.selection.x_task_level__mutmut_32": "groupby(dropna=None): None is falsy, as False",
+    "predictors.selection.x_task_level__mutmut_42": "as above",
+    "predictors.selection.x_task_level__mutmut_51": "item None for NaN: both missing",
+    # predictors/synthetic_items.py: a generator of test data; its defaults are knobs (every
+    # test passes what it checks) and some draws are symmetric in law
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_1": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_2": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_3": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_5": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_10": "1e18 and 1e+18 are one "
+    "literal",
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_11": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_passuntil_ladder__mutmut_1": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_passuntil_ladder__mutmut_2": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_passuntil_ladder__mutmut_4": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_passuntil_ladder__mutmut_7": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_1": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_2": _GEN_DEFAULT,
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_19": "a / e^z for a e^z, "
+    "z ~ N(0, jitter): the same log-normal law",
+    "predictors.synthetic_items.x_synthetic_passuntil_ladder__mutmut_29": "F - delta for "
+    "F + delta, delta ~ N(0, sd): the same law",
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_42": "dtype dropped: compute "
+    "values are floats",
+    "predictors.synthetic_items.x_synthetic_cod_ladder__mutmut_44": "as above",
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_4": "<= at p k_max = 1e-6: either "
+    "branch censors (P(2 successes) ~ 1e-12)",
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_20": "cap r+1 when p k_max < 1e-6: "
+    "the binomial is 0 (P(>= 1) < 1e-6)",
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_21": "as above",
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_24": "p = 1: a negative binomial "
+    "with p = 1 has no failures, k = r either way",
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_35": "as above (p < 1 there)",
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_36": "as above",
+    "predictors.synthetic_items.x_passuntil_sample__mutmut_37": "as above",
+    # predictors/item_data.py
+    "predictors.item_data.x__last_steps__mutmut_14": "fill -2 for -1: steps are >= 0, any "
+    "negative fill ranks a missing step last",
+    "predictors.item_data.x__last_steps__mutmut_17": "rank(ascending=None): None is falsy, "
+    "descending as before",
+    "predictors.item_data.x_checkpoint_points__mutmut_15": _NAN_FILL,
+    "predictors.item_data.x_checkpoint_points__mutmut_17": "dtype dropped from a NaN fill: "
+    "float64 anyway",
+    "predictors.item_data.x_checkpoint_points__mutmut_18": _NAN_FILL,
+    "predictors.item_data.x_checkpoint_points__mutmut_20": "as mutmut_17",
+    "predictors.item_data.x_model_flops__mutmut_16": _NAN_FILL,
+    "predictors.item_data.x_model_flops__mutmut_18": "dtype dropped from a NaN fill: "
+    "float64 anyway",
+    "predictors.item_data.x_model_flops__mutmut_19": _NAN_FILL,
+    "predictors.item_data.x_model_flops__mutmut_21": "as mutmut_18",
+    "predictors.item_data.x_model_flops__mutmut_4": "astype(None) of to_numeric's output: "
+    "float64 either way",
+    "predictors.item_data.x_item_results_to_observations__mutmut_46": _NAN_FILL,
+    "predictors.item_data.x_item_results_to_observations__mutmut_48": "dtype dropped from a "
+    "NaN fill: float64 anyway",
+    "predictors.item_data.x_item_results_to_observations__mutmut_49": _NAN_FILL,
+    "predictors.item_data.x_item_results_to_observations__mutmut_51": "as mutmut_48",
+    "predictors.item_data.x_item_results_to_observations__mutmut_126": "astype(None) of "
+    "to_numeric's output: float64 either way",
+    "predictors.item_data.x_item_results_to_observations__mutmut_20": "another fill for a "
+    "missing stop_reason: only 'checker_error' is dropped",
+    "predictors.item_data.x_item_results_to_observations__mutmut_32": "default mode: any "
+    "name but passuntil/greedy maps to pass_rate, as 'samples' does",
+    "predictors.item_data.x_item_results_to_observations__mutmut_34": "as mutmut_32",
+    "predictors.item_data.x_item_results_to_observations__mutmut_36": "as mutmut_32",
+    "predictors.item_data.x_item_results_to_observations__mutmut_37": "as mutmut_32",
+    "predictors.item_data.x_item_matrix__mutmut_4": "default by: only 'checkpoint' is "
+    "special, any other value is 'model'",
+    "predictors.item_data.x_item_matrix__mutmut_5": "as mutmut_4",
+    "predictors.item_data.x_item_matrix__mutmut_39": "zip of two columns of one frame: "
+    "strict is moot",
+    "predictors.item_data.x_item_matrix__mutmut_42": "as mutmut_39",
+    "predictors.item_data.x_item_matrix__mutmut_47": "as mutmut_39",
+    "predictors.item_data.x_item_matrix__mutmut_55": "by='checkpoint': every point has one "
+    "step, any window >= 1 keeps it",
+    "predictors.item_data.x_item_matrix__mutmut_60": "None or NaN step: to_numeric(coerce) "
+    "reads both as NaN",
+    "predictors.item_data.x_item_matrix__mutmut_91": "pivot_table's default aggfunc is mean",
+    "predictors.item_data.x_item_matrix__mutmut_137": "astype(None) of float flops: float64",
+    "predictors.item_data.x_item_matrix__mutmut_140": "sort kind of compute: ties between "
+    "ladder points are left in name order by numpy's insertion sort below 17 points too "
+    "(left: a tie among > 16 points)",
+    "predictors.item_data.x_item_matrix__mutmut_142": "numpy reads sort kind by its first "
+    "letter, any case",
 }
 
 LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")

@@ -382,3 +382,37 @@ def pick_variants(
             )
             return chosen, same, notes
     return chosen, loss_benchmark, notes
+
+
+#: Metrics whose values are fractions of items (0..1 after the registry's scaling): a perfect
+#: model scores 1. Losses, perplexities and ratings (``elo``) are not bounded this way.
+BOUNDED_METRICS = frozenset(
+    {"acc", "acc_norm", "exact_match", "mc1", "mc2", "pass_rate", "pass@1", "score"}
+)
+
+
+def score_ceiling(benchmark: str, metric: str) -> float | None:
+    """The best score a model can reach on a canonical benchmark, or None where it is not known.
+
+    Why: the densing law inverts a reference family's score-vs-loss sigmoid, and a fitted upper
+    asymptote sits just above that family's best model, so every stronger model is "not
+    invertible". For a bounded accuracy (a registry task, higher is better, a metric in
+    :data:`BOUNDED_METRICS`, not a leaderboard aggregate) the ceiling is 1.0: the perfect score
+    approached as the loss goes to zero. Anything else (unknown names, losses, Elo, MT-Bench's
+    1-10) gets None, and the curve fits its own asymptote.
+
+    >>> score_ceiling("winogrande@5shot", "acc"), score_ceiling("mmlu_anatomy@5shot", "acc")
+    (1.0, 1.0)
+    >>> score_ceiling("arena_elo", "elo"), score_ceiling("lambada_openai", "ppl")
+    (None, None)
+    """
+    spec = task_of(benchmark)
+    if spec is None or not spec.higher_is_better or spec.kind == "leaderboard":
+        return None
+    return 1.0 if metric in BOUNDED_METRICS else None
+
+
+def task_of(benchmark: str) -> TaskSpec | None:
+    """The task behind a canonical name, named tasks and pattern families (``mmlu_*``) alike."""
+    reg = registry()
+    return reg.spec_of(benchmark) or reg._pattern_spec(benchmark)

@@ -44,13 +44,16 @@ class RunContext:
 
     def write(self, entries: list[Entry]) -> None:
         """Commit finished items in one transaction, then report progress."""
-        with self.sf() as s, s.begin():
-            for key, result, choices in entries:
-                R.write_item_result(
-                    s, run_id=self.run_id, item_id=self.ids[key], result=result, choices=choices
-                )
+        self.commit(entries)
         self.done += len(entries)
         self.report()
+
+    def commit(self, entries: list[Entry]) -> None:
+        """Store finished items in one transaction and a few bulk statements (no progress report,
+        so a writer thread may call it while the engine works on the next batch)."""
+        rows = [R.ResultIn(self.ids[key], result, tuple(ch)) for key, result, ch in entries]
+        with self.sf() as s, s.begin():
+            R.write_item_results(s, self.run_id, rows)
 
 
 def gen_settings(task: Task, cfg: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from evals.engines import Engine, make_engine
 from evals.run_checks import CheckerErrorRateExceeded, check_error_rate
 from evals.run_choices import run_choices
 from evals.run_context import Progress, RunContext, console_progress
+from evals.run_lm_eval import check_mode, run_harness, summarise_harness
 from evals.run_passuntil import run_passuntil_mode
 from evals.run_samples import run_samples
 from evals.run_summary import summarise, write_measurements
@@ -203,13 +204,16 @@ def run_eval(
     *,
     session_factory: sessionmaker[Session],
     model_path: str | Path,
-    task_path: str | Path,
+    task_path: str | Path | Task,
     mode: str,
     engine: str | Engine,
     config: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> EvalRunResult:
     """Evaluate (or resume evaluating) a model on a task; returns the run's summary.
+
+    ``task_path`` is a task file, or a :class:`~evals.tasks.Task` already loaded (an lm-eval task
+    from :func:`evals.lm_eval_tasks.load_lm_eval_tasks`, scored by lm-eval's own metrics).
 
     Raises :class:`~evals.run_checks.CheckerErrorRateExceeded` (the run marked failed, its items
     stored, no measurements written) when more than ``max_checker_error_rate`` of the items had
@@ -218,7 +222,10 @@ def run_eval(
     started = time.monotonic()
     engine_name = engine if isinstance(engine, str) else engine.name
     cfg = resolve_config(mode, engine_name, dict(config or {}))
-    task = load_task(task_path, fewshot_seed=cfg["fewshot_seed"])
+    if isinstance(task_path, Task):
+        task, task_path = task_path, task_path.source
+    else:
+        task = load_task(task_path, fewshot_seed=cfg["fewshot_seed"])
     items = list(task.items[: cfg["limit"]] if cfg["limit"] else task.items)
     stride = int(cfg["stride"])
     if stride < 1:
@@ -226,9 +233,11 @@ def run_eval(
     items = items[::stride]  # an even subset across a task ordered by difficulty grade
     # identical documents share a key (as in lm-eval's doc_hash): evaluate each once
     items = list({it.key: it for it in items}.values())
-    if mode == "choices" and task.output_type != MULTIPLE_CHOICE:
+    if task.harness is not None:
+        check_mode(task, mode)
+    elif mode == "choices" and task.output_type != MULTIPLE_CHOICE:
         raise ValueError(f"{task_path}: mode 'choices' needs a multiple_choice task")
-    if mode != "choices" and task.output_type == MULTIPLE_CHOICE:
+    elif mode != "choices" and task.output_type == MULTIPLE_CHOICE:
         raise ValueError(f"{task_path}: mode {mode!r} needs a generative task")
     model_id_info = model_fingerprint(model_path)
     chash = config_hash(cfg, model_id_info, task_fingerprint(task))
@@ -269,7 +278,8 @@ def run_eval(
             )
             with session_factory() as s, s.begin():
                 _set_version(s, run_id, eng.version)
-            _MODE_RUNNERS[mode](ctx, eng, task, pending, cfg)
+            runner = run_harness if task.harness is not None else _MODE_RUNNERS[mode]
+            runner(ctx, eng, task, pending, cfg)
     except BaseException as e:
         with session_factory() as s, s.begin():
             R.set_run_status(s, run_id, "failed", error=f"{type(e).__name__}: {e}")
@@ -279,7 +289,10 @@ def run_eval(
             eng.close()
 
     with session_factory() as s, s.begin():  # measurements and status: all or nothing
-        metrics = summarise(s, run_id, mode, task)
+        if task.harness is not None:
+            metrics = summarise_harness(s, run_id, task)
+        else:
+            metrics = summarise(s, run_id, mode, task)
         stored = [(r.stop_reason, r.estimates) for _, r in R.run_results(s, run_id)]
         too_many = check_error_rate(task.name, stored, float(cfg["max_checker_error_rate"]))
         if too_many is None:

@@ -88,6 +88,9 @@ class Task:
     checker: dict[str, Any] = field(default_factory=lambda: {"kind": "exact"})
     source: str = ""
     version: str | None = None
+    #: lm-eval's task object and requests when the task came from lm-eval's TaskManager
+    #: (:class:`evals.lm_eval_tasks.Harness`): its filters and metrics score the items.
+    harness: Any = field(default=None, compare=False, repr=False)
 
     @property
     def kind(self) -> str:

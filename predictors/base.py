@@ -222,10 +222,10 @@ def _fmt(v: Any) -> str:
 
 
 def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars; ``.item()`` fails on arrays
+        return obj.tolist()
     if hasattr(obj, "item"):
         return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
     return str(obj)
 
 

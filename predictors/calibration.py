@@ -18,7 +18,10 @@ The rule (documented here because the numbers depend on it)
   conformal quantile of the ``r_i``: the ``ceil((n + 1)(1 - alpha))``-th smallest of ``n``. Under
   exchangeability of the scaled residuals this covers with probability at least ``1 - alpha``.
 * When ``ceil((n + 1)(1 - alpha)) > n`` (a 90% interval needs n >= 9 fold residuals) no finite
-  quantile exists; the caller falls back to the method's own interval and says so.
+  quantile exists; the caller falls back to the method's own interval and says so, or (``auto``)
+  to a Student-t bound on the same scaled residuals (:func:`t_quantile`).
+* Families with checkpoints add :func:`checkpoint_folds` (each model's final checkpoint from
+  the first 60% of its training), so a 5-8 model family yields 9+ residuals.
 
 Folds are built from the rows given to ``fit`` only, never from a target.
 """
@@ -136,6 +139,77 @@ def nested_folds(
     return folds
 
 
+#: Checkpoint folds: the share of each model's training (by tokens, else step) they fit on, and
+#: their fold numbers start here (after any leave-largest-out fold).
+CHECKPOINT_FOLD_FRACTIONS: tuple[float, ...] = (0.6,)
+CHECKPOINT_FOLD_BASE = 100
+
+
+def _progress(rows: pd.DataFrame) -> pd.Series | None:
+    """Training progress per row: ``n_tokens`` where every row has it, else ``checkpoint_step``."""
+    for col in ("n_tokens", "checkpoint_step"):
+        if col in rows.columns:
+            v = pd.to_numeric(rows[col], errors="coerce")
+            if v.notna().all():
+                return v.astype(float)
+    return None
+
+
+def checkpoint_folds(
+    obs: pd.DataFrame,
+    benchmark: str,
+    metric: str,
+    fractions: Sequence[float] = CHECKPOINT_FOLD_FRACTIONS,
+    *,
+    min_fit_models: int = MIN_FIT_MODELS,
+) -> list[FoldSplit]:
+    """More evidence where a family has checkpoints: per fraction ``f``, fit on every row in the
+    first ``f`` of its model's training and predict each model's final checkpoint.
+
+    Leave-largest-out gives one residual per distinct size, too few to tell laws apart or to
+    calibrate a 90% interval on a 5-8 model family; checkpoints are extra held-out targets of the
+    same family, cut from the fit rows only (never a forecast's target). A model without a
+    checkpoint of the cell in its early part gives no target. Distances are to the largest
+    compute of the fold's fit set, as for the real forecast (negative: interpolation, floored).
+    """
+    progress = _progress(obs)
+    if progress is None or "checkpoint_step" not in obs.columns:
+        return []
+    cell = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
+    steps = cell.dropna(subset=["checkpoint_step"]).groupby("model")["checkpoint_step"].nunique()
+    if steps.empty or steps.max() < 2:
+        return []
+    end = progress.groupby(obs["model"]).transform("max")
+    finals = model_compute(obs, benchmark, metric)
+    folds: list[FoldSplit] = []
+    for i, frac in enumerate(fractions):
+        fit = obs[(progress <= frac * end) & (end > 0)]
+        if fit["model"].nunique() < min_fit_models:
+            continue
+        try:
+            fit_models = model_compute(fit, benchmark, metric)
+        except ValueError:  # no early row of the cell at all
+            continue
+        c_fit = fit_models["_compute"].to_numpy(float)
+        c_fit = c_fit[np.isfinite(c_fit) & (c_fit > 0)]
+        held = finals[finals["model"].isin(fit_models["model"])]
+        held = held[np.isfinite(held["_compute"]) & (held["_compute"] > 0)]
+        if held.empty or c_fit.size == 0:
+            continue
+        c_max = float(c_fit.max())
+        cols = [c for c in TARGET_COLUMNS if c in held.columns]
+        folds.append(
+            FoldSplit(
+                k=CHECKPOINT_FOLD_BASE + i,
+                fit=fit,
+                targets=held[cols].reset_index(drop=True),
+                actual=tuple(float(v) for v in held["value"]),
+                distance=tuple(distance(float(c), c_max) for c in held["_compute"]),
+            )
+        )
+    return folds
+
+
 def fold_forecasts(
     estimator: Forecaster, folds: Sequence[FoldSplit]
 ) -> tuple[list[FoldForecast], dict[int, str]]:
@@ -237,18 +311,53 @@ class Calibration:
         }
 
 
-def calibrate(folds: Sequence[FoldForecast], alpha: float, *, d0: float = D0) -> Calibration:
-    """Conformal calibration from fold forecasts (those with a finite point and distance)."""
+def t_quantile(scores: Sequence[float] | np.ndarray, alpha: float) -> float:
+    """``t_(1-alpha/2, n) * sqrt(mean(r^2))`` of ``n`` scaled residuals; NaN when ``n = 0``.
+
+    The small-sample bound: if the residuals and the next one are zero-mean normal with one
+    scale, the next divided by the root mean square of the ``n`` seen follows Student's t with
+    ``n`` degrees of freedom exactly, so the bound covers ``1 - alpha`` for any ``n >= 1``
+    (wide when ``n`` is small: t(0.95, 1) = 6.3).
+
+    >>> round(t_quantile([0.1, -0.1, 0.1, -0.1], 0.1), 4)  # t(0.95, 4) = 2.1318
+    0.2132
+    """
+    from scipy.stats import t as student_t
+
+    r = np.asarray(scores, dtype=float)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return math.nan
+    return float(student_t.ppf(1 - alpha / 2, r.size) * math.sqrt(float(np.mean(r**2))))
+
+
+def calibrate(
+    folds: Sequence[FoldForecast], alpha: float, *, d0: float = D0, small_sample: str = "own"
+) -> Calibration:
+    """Conformal calibration from fold forecasts (those with a finite point and distance).
+
+    With fewer residuals than a conformal quantile needs, ``small_sample="own"`` leaves the
+    quantile NaN (the caller keeps the method's own interval); ``"t"`` uses
+    :func:`t_quantile` of the same scaled residuals, and says so in ``fallback``.
+    """
     usable = tuple(f for f in folds if math.isfinite(f.point) and math.isfinite(f.distance))
     scores = tuple(abs(f.error) / max(f.distance, d0) for f in usable)
     q = conformal_quantile(scores, alpha)
     fallback = ""
     if not math.isfinite(q):
         need = min_folds_for(alpha)
-        fallback = (
-            f"only {len(scores)} fold residual(s); a {1 - alpha:.0%} conformal interval needs "
-            f"at least {need}: the method's own interval is used instead"
-        )
+        if small_sample == "t" and scores:
+            q = t_quantile(scores, alpha)
+            fallback = (
+                f"only {len(scores)} fold residual(s), fewer than the {need} a "
+                f"{1 - alpha:.0%} conformal quantile needs: Student-t bound "
+                f"t({1 - alpha / 2:g}, {len(scores)}) x RMS of the scaled residuals"
+            )
+        else:
+            fallback = (
+                f"only {len(scores)} fold residual(s); a {1 - alpha:.0%} conformal interval "
+                f"needs at least {need}: the method's own interval is used instead"
+            )
     return Calibration(alpha, d0, scores, q, usable, fallback)
 
 
@@ -267,6 +376,8 @@ def calibrated(forecast: Forecast, calibration: Calibration, d: float) -> Foreca
             f"{calibration.quantile:.4g} per log10 compute x max({d:.3g}, {calibration.d0:g}) "
             f"from {len(calibration.scores)} leave-largest-out fold residuals"
         )
+        if calibration.fallback:
+            note += f"; {calibration.fallback}"
         if math.isfinite(calibration.own_coverage):
             note += f" (the own interval covered {calibration.own_coverage:.0%} of them)"
         lower, upper = forecast.point - half, forecast.point + half

@@ -47,6 +47,9 @@ class InputContract:
     columns: tuple[str, ...] = ()
     series: tuple[tuple[str, str], ...] = ()
     item_rows: bool = False
+    #: Only some forecasts use the size measure (observational: planned models, not existing
+    #: ones with base scores), so rows without it are kept and the method checks it per target.
+    size_optional: bool = False
 
     def __post_init__(self) -> None:
         if not self.size:
@@ -172,7 +175,7 @@ def resolve_inputs(
             )
     preferred, *alternatives = contract.size
     ok = available(rows, preferred)
-    if ok.all():
+    if ok.all() or contract.size_optional:
         return obs, ResolvedInputs(preferred, preferred)
     for alt in alternatives:
         if _stand_in_ok(rows, preferred, alt).all():

@@ -285,8 +285,12 @@ def fit_densing_law(
     p = running_max(pts)
     t0 = pd.Timestamp("2020-01-01")
     t = (p["release_date"] - t0).dt.days.to_numpy(float)
-    res, ci = _ols_slope(t, p["log_density_max"].to_numpy(), alpha)
+    y = p["log_density_max"].to_numpy()
+    res, ci = _ols_slope(t, y, alpha)
     a = float(res.params[1])
+    flat = bool(np.ptp(y) == 0)
+    if flat:  # R² is 0/0: say why instead of printing -inf
+        notes.append("the running maximum never rises after the first model: there is no trend")
     rng = np.random.default_rng(random_state)
     boots = []
     for _ in range(n_bootstrap):
@@ -313,7 +317,7 @@ def fit_densing_law(
         slope=a,
         slope_interval=ci,
         intercept=float(res.params[0]),
-        r_squared=float(res.rsquared),
+        r_squared=math.nan if flat else float(res.rsquared),
         doubling_days=_doubling(a),
         doubling_interval=(_doubling(ci[1]), _doubling(ci[0])),
         bootstrap_slope_interval=bci,

@@ -184,6 +184,10 @@ class LawFit:
         return "\n".join(lines)
 
 
+#: The objective's value where the law cannot be scored (not finite, or not positive in log loss).
+_UNUSABLE = 1e300
+
+
 def _residual_fn(
     func: LawFunc, x: Any, y: Array, loss: str, sw: Array | None
 ) -> Callable[[Array], float]:
@@ -194,7 +198,7 @@ def _residual_fn(
             if sw is not None:
                 r = r * sw
             v = float(np.dot(r, r))
-            return v if math.isfinite(v) else 1e300
+            return v if math.isfinite(v) else _UNUSABLE
 
         return obj
     delta = float(loss.split(":")[1]) if ":" in loss else 1e-3
@@ -203,7 +207,7 @@ def _residual_fn(
     def huber(p: Array) -> float:
         pred = func(x, *p)
         if np.any(pred <= 0) or not np.all(np.isfinite(pred)):
-            return 1e300
+            return _UNUSABLE
         r = np.abs(np.log(pred) - logy)
         h = np.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
         if sw is not None:
@@ -248,6 +252,9 @@ def fit_one_start(
 ) -> Array | None:
     """One local fit of ``y ≈ func(x, *p)`` from ``p0``; None if it fails or leaves the reals.
 
+    A law that is not finite at the optimum found is a failure too: an optimiser that meets NaN
+    everywhere hands back its start unchanged, which must not pass for a fit.
+
     The per-start building block of :func:`fit_law` (it polishes the best batched optima, and
     runs every start of a small least-squares fit). ``sigma_weights`` are the square roots of
     the residual weights.
@@ -276,18 +283,24 @@ def fit_one_start(
                     **kw,
                 )
             else:
+                objective = _residual_fn(func, x, y, loss, sw)
                 res = minimize(
-                    _residual_fn(func, x, y, loss, sw),
+                    objective,
                     start,
                     method="L-BFGS-B",
                     bounds=None if bounds is None else list(zip(*bounds, strict=True)),
                     options={"maxiter": maxfev, "ftol": 1e-13, "gtol": 1e-10},
                 )
                 p = res.x
+                if objective(p) >= _UNUSABLE:  # the law is unusable at every point it tried
+                    return None
         except (RuntimeError, ValueError, FloatingPointError):
             return None
-    out = np.asarray(p, dtype=float)
-    return out if np.all(np.isfinite(out)) else None
+        out = np.asarray(p, dtype=float)
+        if not np.all(np.isfinite(out)):
+            return None
+        fitted = np.asarray(func(x, *out), dtype=float)
+    return out if np.all(np.isfinite(fitted)) else None
 
 
 def fit_law(
@@ -340,12 +353,12 @@ def fit_law(
                 func, x, y, p0=p0a, bounds=b, loss=loss, sigma_weights=sw, maxfev=maxfev
             )
             v = obj(p) if p is not None else math.inf
-            if not v < 1e299:  # the objective's stand-in for a non-finite value at p
+            if not v < _UNUSABLE:  # the law is not finite (or not positive) at p
                 continue
             n_converged += 1
             if v < best_val:
                 best, best_val = p, v
-    if best is None or not math.isfinite(best_val) or best_val >= 1e299:
+    if best is None or not math.isfinite(best_val) or best_val >= _UNUSABLE:
         return _replace(
             empty,
             message=f"no start of {n_run} converged",
@@ -414,14 +427,14 @@ def _multi_start(
         require_converged=False,
     )
     vals = np.array([obj(p) if good else math.inf for p, good in zip(P, ok, strict=True)])
-    converged = vals < 1e299  # the objective's stand-in for a non-finite value
+    converged = vals < _UNUSABLE
     n_run, n_converged = len(candidates), int(converged.sum())
     best, best_val = None, math.inf
     polished_ok = False
     for i in np.argsort(vals)[: min(N_POLISH, n_converged)]:
         p = fit_one_start(func, x, y, p0=P[i], bounds=b, loss=loss, maxfev=maxfev)
         v = obj(p) if p is not None else math.inf
-        polished_ok |= v < 1e299
+        polished_ok |= v < _UNUSABLE
         for q, qv in ((p, v), (P[i], float(vals[i]))):
             if q is not None and qv < best_val:
                 best, best_val = q, qv

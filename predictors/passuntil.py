@@ -349,6 +349,29 @@ class PassUntilForecaster(Forecaster):
             [float(b.predict(z)) for b in self.boot_lines_]
         )
 
+    def _with_scatter(self, boot: np.ndarray, name: str) -> tuple[np.ndarray, str]:
+        """Item-bootstrap draws of the task PU plus the law's own scatter, in F = log(-log PU).
+
+        Resampling items moves every model's point together (the same items are used at every
+        size), so it misses how far a new model's point falls off the line: on 120 synthetic
+        ladders (tests/unit/test_passuntil_coverage.py) the item bootstrap alone covered 82% of
+        true pass rates at a nominal 90%, with the scatter 90%. Each draw gets a Student-t
+        residual, ``s * t_(m-2)`` with ``s = sigma * sqrt(m / (m - 2))`` from the line's ``m``
+        uncensored points (sigma is the fit's ML scatter), so the interval is a prediction
+        interval for the measured PU of a new model. Fewer than 3 uncensored points: no scatter
+        term, said in the notes.
+        """
+        m = self.line_.n_points - self.line_.n_censored
+        if len(boot) == 0:
+            return boot, ""
+        if m < 3:
+            return boot, "law scatter unknown (fewer than 3 uncensored points): item bootstrap only"
+        s = self.line_.sigma * math.sqrt(m / (m - 2))
+        seed = int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")
+        rng = np.random.default_rng([self.random_state, seed])
+        F = F_of(np.clip(boot, 1e-300, 1.0 - 1e-12)) + s * rng.standard_t(m - 2, size=len(boot))
+        return pu_of_F(F), ""
+
     def predict(self, targets: pd.DataFrame) -> list[Forecast]:
         check_is_fitted(self)
         where = "PassUntilForecaster.predict"
@@ -367,6 +390,9 @@ class PassUntilForecaster(Forecaster):
     def _forecast(self, name: str, x: float) -> Forecast:
         point, boot = self.predict_pu(x)
         notes = list(self.notes_)
+        boot, scatter = self._with_scatter(boot, name)
+        if scatter:
+            notes.append(scatter)
         if len(boot):
             lo, hi = np.quantile(boot, [self.alpha / 2, 1 - self.alpha / 2])
             lower, upper = min(float(lo), point), max(float(hi), point)

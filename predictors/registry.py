@@ -23,6 +23,7 @@ _PATHS: dict[str, str] = {
     "cod": "predictors.cod:CODForecaster",
     "passuntil": "predictors.passuntil:PassUntilForecaster",
     "auto": "predictors.auto:AutoForecaster",
+    "observational": "predictors.observational:ObservationalScaling",
 }
 
 

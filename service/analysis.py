@@ -58,27 +58,51 @@ def agreement_dict(tester: Any) -> dict[str, Any]:
 
 
 def densing(session: Session, query: DensingQuery) -> Any:
+    """The densing law of every model but the reference family's (or of ``families``).
+
+    The ceiling defaults to the registry's (:func:`service.densing_defaults.resolve_ceiling`);
+    the reference family's own models are left out by default: their density is 1 by
+    construction and says nothing about the trend.
+    """
+    from dataclasses import replace
+
     from db.queries import fetch_observations
+    from predictors.base import FitError
     from predictors.densing import DensityReference, density_table, fit_densing_law
+    from service.densing_defaults import resolve_ceiling
 
     obs = fetch_observations(session, benchmark=[query.benchmark, query.loss_benchmark])
+    ceiling, ceiling_note = resolve_ceiling(query.ceiling, query.benchmark, query.metric)
+    finals = fetch_observations(session, benchmark=query.benchmark, metric=query.metric,
+                                family=query.families or None, final_only=True)  # fmt: skip
+    if not query.families:
+        finals = finals[finals["family"] != query.reference_family]
+    size_column = query.size_column or densing_size_column(finals)
     reference = DensityReference(
         reference_family=query.reference_family, benchmark=query.benchmark, metric=query.metric,
         loss_benchmark=query.loss_benchmark, loss_metric=query.loss_metric,
-        size_column=query.size_column, d0=query.d0,
+        size_column=size_column, d0=query.d0, ceiling=ceiling,
     )  # fmt: skip
     try:
         reference.fit(obs)
-        finals = fetch_observations(session, benchmark=query.benchmark, metric=query.metric,
-                                    family=query.families or None, final_only=True)  # fmt: skip
         models = pd.DataFrame({"model": finals["model"], "family": finals["family"],
-                               "n_params": finals[query.size_column],
+                               "n_params": finals[size_column],
                                "release_date": finals["release_date"], "score": finals["value"]})  # fmt: skip
-        models = models.dropna(subset=["n_params"]).drop_duplicates("model")
+        models = models.dropna(subset=["n_params"]).drop_duplicates("model", keep="last")
         table = density_table(reference, models)
-        return fit_densing_law(table, reference.describe(), alpha=query.alpha)
-    except ValueError as exc:
+        result = fit_densing_law(table, reference.describe(), alpha=query.alpha)
+        size_note = f"size measure {size_column}" + ("" if query.size_column else " (default)")
+        return replace(result, notes=(*result.notes, ceiling_note, size_note))
+    except (ValueError, FitError) as exc:  # the data cannot answer: as the CLI, not a bug
         raise ApiError(422, f"densing: {exc}", where="body") from None
+
+
+def densing_size_column(targets: pd.DataFrame) -> str:
+    """Non-embedding parameters when every target row has them (the densing paper's N), else
+    total parameters: public tables other than Pythia's give only the total."""
+    if len(targets) and bool(targets["n_params_nonembed"].notna().all()):
+        return "n_params_nonembed"
+    return "n_params"
 
 
 def perchoice(session: Session, family: str, benchmark: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ numbers do not depend on where it ran.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -99,6 +100,10 @@ def needed_benchmarks(query: ForecastQuery, estimator: Any) -> list[str]:
     """The benchmark plus any the predictor's parameters name (e.g. gadre's ``loss_benchmark``)."""
     params = {**estimator.get_params(), **query.params}
     extra = [v for k, v in params.items() if k.endswith("benchmark") and isinstance(v, str)]
+    # and what its contract reads (observational: its base benchmarks); a malformed parameter
+    # is left for the fit to name
+    with contextlib.suppress(ValueError):
+        extra += [bench for bench, _ in estimator.input_contract().series]
     return list(dict.fromkeys([query.benchmark, *extra]))
 
 
@@ -126,6 +131,8 @@ def target_frame(target: Target) -> pd.DataFrame:
     frame = pd.DataFrame([row])
     for c in TARGET_COLUMNS[1:]:
         frame[c] = frame[c].astype(float)
+    if target.family is not None:
+        frame["family"] = target.family
     return frame
 
 
@@ -193,8 +200,19 @@ def backtest_summary(query: ForecastQuery, obs: pd.DataFrame) -> dict[str, Any]:
     )
 
 
-def fit_and_backtest(query: ForecastQuery, obs: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
-    """What one fit computes, in a fit process or in-process: the fitted predictor and backtest.
+@dataclass
+class FitOutcome:
+    """What one fit sends back: the fitted predictor, its backtest, and the forecast of the
+    query's own target, already in stored form, so the server stores it without predicting."""
+
+    estimator: Any
+    backtest: dict[str, Any]
+    prediction: dict[str, Any]
+
+
+def fit_and_backtest(query: ForecastQuery, obs: pd.DataFrame) -> FitOutcome:
+    """What one fit computes, in a fit process or in-process: the fitted predictor, its backtest
+    and the forecast of ``query.target``.
 
     Data errors pass through as they are; any other exception becomes :class:`FitBug` carrying
     its traceback, since only the text crosses back from a fit process.
@@ -202,44 +220,67 @@ def fit_and_backtest(query: ForecastQuery, obs: pd.DataFrame) -> tuple[Any, dict
     try:
         estimator = make_estimator(query)
         estimator.fit(obs)
-        return estimator, backtest_summary(query, obs)
+        return FitOutcome(
+            estimator,
+            backtest_summary(query, obs),
+            predicted_fields(estimator, query.target, len(obs)),
+        )
     except DATA_ERRORS:
         raise
     except Exception as exc:
         raise FitBug(traceback.format_exc()) from exc
 
 
-def forecast_fields(query: ForecastQuery, entry: Fitted, where: str) -> dict[str, Any]:
-    """The columns of a forecast of ``query.target`` by the fitted ``entry`` (stored or shown).
-
-    ``where`` names the target in a 422 when the fitted law cannot say anything there.
-    """
+def predicted_fields(estimator: Any, target: Target, n_observations: int) -> dict[str, Any]:
+    """The columns of a forecast that depend on its target, as JSON values; ``{"error": text}``
+    where the fitted law cannot say anything there (a 422 for whoever asked)."""
     try:
-        result = entry.estimator.predict(target_frame(query.target))[0]
+        result = estimator.predict(target_frame(target))[0]
     except Exception as exc:  # the target is outside what the fitted law can say
-        raise ApiError(
-            422, f"{query.method} could not predict the target: {exc}", where=where
-        ) from None
+        return {"error": str(exc)}
     diagnostics = {
         **dict(result.diagnostics),
         "notes": list(result.notes),
-        "n_observations": len(entry.observations),
+        "n_observations": n_observations,
         "target": result.target,
     }
     return {
-        "method": query.method,
-        "benchmark": query.benchmark,
-        "metric": query.metric,
-        "query": jsonable(query.model_dump()),
-        "data_fingerprint": entry.fingerprint,
         "point": jsonable(float(result.point)),
         "lower": jsonable(float(result.lower)),
         "upper": jsonable(float(result.upper)),
         "alpha": float(result.alpha),
         "fitted_params": jsonable(dict(result.params)),
         "diagnostics": jsonable(diagnostics),
+    }
+
+
+def forecast_fields(query: ForecastQuery, entry: Fitted, where: str) -> dict[str, Any]:
+    """The columns of a forecast of ``query.target`` by the fitted ``entry`` (stored or shown).
+
+    The fit process predicted its own query's target already; another target (a cached fit asked
+    about a new one) is predicted here. ``where`` names the target in a 422 when the fitted law
+    cannot say anything there.
+    """
+    predicted = entry.predictions.get(target_key(query.target))
+    if predicted is None:
+        predicted = predicted_fields(entry.estimator, query.target, len(entry.observations))
+    if "error" in predicted:
+        raise ApiError(
+            422, f"{query.method} could not predict the target: {predicted['error']}", where=where
+        )
+    return {
+        "method": query.method,
+        "benchmark": query.benchmark,
+        "metric": query.metric,
+        "query": jsonable(query.model_dump()),
+        "data_fingerprint": entry.fingerprint,
+        **predicted,
         "backtest": entry.backtest,
     }
+
+
+def target_key(target: Target) -> str:
+    return canonical_hash(target.model_dump())
 
 
 @dataclass
@@ -250,6 +291,8 @@ class Fitted:
     fingerprint: str
     observations: pd.DataFrame
     backtest: dict[str, Any] = field(default_factory=dict)
+    #: Forecasts already made by the fit process, by :func:`target_key`.
+    predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class StoredForecast(ForecastPublic):
@@ -386,8 +429,14 @@ class ForecastService:
             return hit, True
         self.metrics.cache_misses.inc()
         self._make(query)  # a bad method or parameter is a 422 before any process starts
-        estimator, backtest = self._run_fit(query, obs, cancelled)
-        entry = Fitted(estimator, fp, obs, backtest)
+        outcome = self._run_fit(query, obs, cancelled)
+        entry = Fitted(
+            outcome.estimator,
+            fp,
+            obs,
+            outcome.backtest,
+            {target_key(query.target): outcome.prediction},
+        )
         with self._lock:
             self._cache[key] = entry
             while len(self._cache) > self.maxsize:
@@ -400,7 +449,7 @@ class ForecastService:
 
     def _run_fit(
         self, query: ForecastQuery, obs: pd.DataFrame, cancelled: Callable[[], bool] | None
-    ) -> tuple[Any, dict[str, Any]]:
+    ) -> FitOutcome:
         """:func:`fit_and_backtest` in a fit process, its failures mapped to API errors."""
         budget = self.fit_timeout_s
         try:

@@ -315,6 +315,11 @@ class Target(Schema):
     """Where to forecast: parameters and tokens, or compute, or a loss."""
 
     model: _text(300) = "target"
+    family: Name | None = Field(
+        None,
+        description="The planned model's family, for methods with a per-family compute "
+        "efficiency (observational); other methods ignore it",
+    )
     n_params: Annotated[Params, Field(gt=0)] | None = None
     n_params_nonembed: Annotated[Params, Field(gt=0)] | None = None
     n_tokens: Annotated[Tokens, Field(gt=0)] | None = None
@@ -333,7 +338,8 @@ class ForecastQuery(Schema):
     method: Name = Field(
         "auto",
         description="A predictor from predictors.registry, e.g. exponential; the default, auto, "
-        "weighs every applicable method by its backtest on the fit data and calibrates the interval",
+        "backtests every applicable method on the fit data, takes the one that beats all others "
+        "there (else the median of their forecasts) and calibrates the interval",
     )
     benchmark: LongName
     metric: Metric = "acc"
@@ -527,12 +533,21 @@ class DensingQuery(Schema):
     metric: Metric = "acc"
     loss_benchmark: LongName
     loss_metric: Metric = "loss"
-    size_column: Literal["n_params", "n_params_nonembed"] = "n_params_nonembed"
+    size_column: Literal["n_params", "n_params_nonembed"] | None = Field(
+        None,
+        description="Size measure of the reference and the targets (default: non-embedding "
+        "parameters when every target model has them, else total parameters)",
+    )
     d0: Annotated[float, Field(gt=0, le=1e18)] = 1e12
     families: Annotated[list[Name], Field(min_length=1, max_length=500)] | None = Field(
-        None, description="Families whose models get a density (default: all)"
+        None, description="Families whose models get a density (default: all but the reference)"
     )
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    ceiling: Annotated[float, Field(gt=0, le=1e6)] | Literal["auto", "fitted"] = Field(
+        "auto",
+        description="Score curve's upper asymptote: auto (1.0 for a bounded accuracy of the "
+        "benchmark registry, else fitted), fitted, or a number",
+    )
 
 
 class AnalysisOut(Schema):

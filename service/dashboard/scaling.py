@@ -21,8 +21,8 @@ from service.errors import ApiError
 from service.forecasting import Fitted, ForecastService, forecast_fields
 from service.schemas import ForecastPublic, ForecastQuery, Target
 
-#: Methods drawn by default: auto first, the forecast to use (it weighs the others by their
-#: backtests), then the methods it weighs (single_step is a slow, known-bad baseline: ask for it
+#: Methods drawn by default: auto first, the forecast to use (it picks or combines the others by
+#: their backtests), then the methods it combines (single_step is a slow, known-bad baseline: ask for it
 #: by name).
 CURVE_METHODS = ("auto", "gadre", "ladder", "exponential", "sigmoid")
 GRID = 48

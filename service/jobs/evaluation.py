@@ -18,7 +18,8 @@ from typing import Any
 
 from db.session import session_factory
 from service.jobs.context import JobContext, JobInterrupted
-from service.jobs.schemas import check_engine_opts
+from service.jobs.failures import JobInputError
+from service.jobs.schemas import check_engine_opts, check_lm_eval_fields
 
 #: Write progress at most this often (seconds): it also renews the lease, which is cheap.
 PROGRESS_EVERY = 0.5
@@ -91,16 +92,44 @@ def _progress_callback(ctx: JobContext):
 
 
 def evaluate(ctx: JobContext) -> dict[str, Any]:
+    """Run the payload's task file, or each task of its lm-eval task/group (``payload.task``)."""
     p = ctx.payload
     missing = [k for k in ("model_path", "task_path", "mode") if not p.get(k)]
+    if p.get("task"):
+        missing = [k for k in missing if k != "task_path"]
     if missing:
         raise ValueError(f"evaluation job {ctx.job.id}: payload lacks {', '.join(missing)}")
     check_engine_opts(p)  # as the API does: a payload written into the table directly too
+    check_lm_eval_fields(p)
+    if not p.get("task"):
+        return _evaluate(ctx, p["task_path"])
+    from evals.lm_eval_tasks import load_lm_eval_tasks
+    from evals.tasks import TaskError
+
+    config = dict(p.get("config") or {})
+    ctx.progress(0.0, stage="loading lm-eval task")
+    try:
+        tasks = load_lm_eval_tasks(
+            p["task"],
+            data_dir=p.get("data_dir"),
+            fewshot_seed=int(config.get("fewshot_seed", 1234)),
+            num_fewshot=p.get("num_fewshot"),
+            limit=config.get("limit"),
+        )
+    except TaskError as e:
+        raise JobInputError(f"evaluation job {ctx.job.id}: {e}") from None
+    runs = [_evaluate(ctx, t) for t in tasks]
+    return runs[0] if len(runs) == 1 else {"runs": runs}
+
+
+def _evaluate(ctx: JobContext, task: Any) -> dict[str, Any]:
+    """One run: ``task`` is a task file's path or a loaded lm-eval task."""
+    p = ctx.payload
     ctx.progress(0.0, stage="loading engine")
     kwargs: dict[str, Any] = {
         "session_factory": session_factory(ctx.engine),
         "model_path": p["model_path"],
-        "task_path": p["task_path"],
+        "task_path": task,
         "mode": p["mode"],
         "engine": p.get("engine", "vllm"),
         "config": dict(p.get("config") or {}),

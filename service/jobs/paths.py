@@ -23,7 +23,7 @@ from service.jobs.failures import JobInputError
 
 #: Payload fields that name a path, per job kind (``record`` is the sleep job's output file).
 PATH_FIELDS: dict[str, tuple[str, ...]] = {
-    "evaluation": ("model_path", "task_path"),
+    "evaluation": ("model_path", "task_path", "data_dir"),
     "import": ("path",),
     "sleep": ("record",),
     "noop": ("record",),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -58,6 +59,36 @@ def check_engine_opts(payload: dict[str, Any], prefix: str = "payload") -> None:
             )
 
 
+#: An lm-eval task, group or tag name (what ``lm_eval --tasks`` takes, one at a time).
+_LM_EVAL_TASK = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
+
+
+def check_lm_eval_fields(payload: dict[str, Any]) -> None:
+    """``payload.task`` (an lm-eval task name, instead of ``task_path``), ``data_dir`` and
+    ``num_fewshot``. A directory of task YAMLs is refused: its ``!function`` Python would be
+    imported by the worker, so only the command line takes one (``--include-path``)."""
+    if "include_path" in payload:
+        raise ValueError(
+            "payload.include_path is not accepted: task YAMLs may hold Python that the worker "
+            "would import; name a task lm-eval ships (payload.task), or use `capcast eval`"
+        )
+    task = payload.get("task")
+    if task is None:
+        for key in ("data_dir", "num_fewshot"):
+            if key in payload:
+                raise ValueError(f"payload.{key} goes with payload.task (an lm-eval task)")
+        return
+    if payload.get("task_path"):
+        raise ValueError("payload.task and payload.task_path: give one")
+    if not isinstance(task, str) or not _LM_EVAL_TASK.fullmatch(task):
+        raise ValueError("payload.task must be an lm-eval task name (letters, digits, _ . -)")
+    shots = payload.get("num_fewshot")
+    if shots is not None and (
+        not isinstance(shots, int) or isinstance(shots, bool) or not 0 <= shots <= 1000
+    ):
+        raise ValueError("payload.num_fewshot must be a whole number in [0, 1000]")
+
+
 def check_payload(kind: str, payload: dict[str, Any], *, needs_model: bool = True) -> None:
     """Refuse a payload its handler would fail on, naming the field (schedules and jobs share it).
 
@@ -66,9 +97,14 @@ def check_payload(kind: str, payload: dict[str, Any], *, needs_model: bool = Tru
     """
     if kind == "evaluation":
         required = ("model_path", "task_path", "mode") if needs_model else ("task_path", "mode")
-        missing = [k for k in required if not payload.get(k)]
+        given = {k for k, v in payload.items() if v} | (
+            {"task_path"} if payload.get("task") else set()
+        )
+        missing = [k for k in required if k not in given]
         if missing:
-            raise ValueError(f"an evaluation needs payload.{missing[0]}")
+            hint = " (or payload.task, an lm-eval task name)" if missing[0] == "task_path" else ""
+            raise ValueError(f"an evaluation needs payload.{missing[0]}{hint}")
+        check_lm_eval_fields(payload)
         modes = eval_modes()
         if payload["mode"] not in modes:
             raise ValueError(f"payload.mode must be one of {', '.join(modes)}")

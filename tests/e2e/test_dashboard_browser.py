@@ -3,7 +3,7 @@
 A live server holds the imported Gadre et al. data plus one benchmark named
 ``</script><script>alert(1)</script>`` (a copy of hellaswag's scores). The browser signs in
 through the form, then visits the index, the scaling page, the agreement page, the densing form,
-the track record, ``/docs`` and ``/redoc``, and for each: saves a full-page screenshot into
+the capability space, the track record, ``/docs`` and ``/redoc``, and for each: saves a full-page screenshot into
 ``artifacts/`` (and tmp_path), and checks that every request the page made went to the server itself. On the chart
 pages the plotly chart must render from the page's embedded JSON, a real mouse hover over a
 measured point must show that model's name and values, and hovering a verdict-table row or a curve
@@ -167,6 +167,10 @@ def test_every_dashboard_page_in_chromium(tmp_path: Path, shared_data: Path) -> 
         page.screenshot(shots / "dashboard_agreement.png")
 
         pages["densing"] = _visit(page, f"{base}/dashboard/densing", "dashboard_densing", shots)
+        space = quote("arc_easy/acc,arc_challenge/acc,hellaswag/acc,boolq/acc")
+        pages["observational"] = _visit(page, f"{base}/dashboard/observational?base={space}",
+                                        "dashboard_observational", shots)  # fmt: skip
+        assert 'id="capability-plot"' in pages["observational"][0]
         track = f"{base}/dashboard/track-record"  # no stored forecast: the page says so
         pages["track_record"] = _visit(page, track, "dashboard_track_record", shots)
         assert 'id="track-empty"' in pages["track_record"][0]

@@ -120,7 +120,7 @@ def test_agreement_and_densing_pages(db_url: str, tmp_path: Path) -> None:
         assert dens.status_code == 200, dens.text[:2000]
         assert 'id="density-plot" data-models="30"' in dens.text
         assert "Showing the default: ref, task, loss set lm" in dens.text
-        assert re.search(r"<th>doubling time</th><td>\d+ days", dens.text)
+        assert re.search(r'<th>doubling time</th><td id="densing-doubling">\d+ days', dens.text)
         assert 'id="densing-message"' not in dens.text
         partial = page.get("/dashboard/densing", params={"reference_family": "ref"})
         assert partial.status_code == 200 and "all three" in partial.text

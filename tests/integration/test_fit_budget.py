@@ -103,9 +103,14 @@ def test_fit_in_a_child_gives_exactly_the_in_process_numbers(query: dict) -> Non
     obs = pd.DataFrame(gadre_rows(n_checkpoints=3))
     q = ForecastQuery.model_validate(query)
     pool = FitPool(max_concurrent=1, preload=FIT_PRELOAD)
-    here_est, here_bt = fit_and_backtest(q, obs)
-    there_est, there_bt = pool.run(fit_and_backtest, q, obs, timeout=120)
+    here_fit = fit_and_backtest(q, obs)
+    there_fit = pool.run(fit_and_backtest, q, obs, timeout=120)
+    here_est, here_bt = here_fit.estimator, here_fit.backtest
+    there_est, there_bt = there_fit.estimator, there_fit.backtest
     assert there_bt == here_bt
+    # the target's forecast, made in the child, is the in-process one and the estimator's own
+    assert there_fit.prediction == here_fit.prediction
+    assert here_fit.prediction["point"] == here_est.predict(target_frame(q.target))[0].point
     assert here_bt["n"] >= 1 and "error" not in here_bt, here_bt
     targets = pd.concat([target_frame(q.target), target_frame(q.target.model_copy(
         update={"n_params": 1e8, "n_tokens": 2e9}))], ignore_index=True)  # fmt: skip

@@ -113,3 +113,56 @@ def test_identity_key_joins_spellings_but_not_variants() -> None:
     assert identity_key("Chinchilla (70B)") == "chinchilla-70b"
     assert identity_key("Llama-2-7b-chat") != identity_key("Llama-2-7b")
     assert identity_key("pythia-1.4b") != identity_key("pythia-1.4b-deduped")
+
+
+def test_sloth_v2_table_maps_the_leaderboard_v2_columns(shared_data: Path) -> None:
+    df = sloth.sloth_observations(shared_data / "sloth-openllm", dumps=False)
+    v2 = df[df["source"].str.endswith("data_v2.csv")]
+    out, unmatched = registry().map_observations(v2, sloth.registry_sources(v2["source"]))
+    # data_v2.csv line 177: yi-1.5-34b, Open LLM Leaderboard v2 normalised scores (PROVENANCE.md)
+    yi = out[out["model"] == "yi-1.5-34b"].set_index("benchmark")
+    expect = {"leaderboard_ifeval": 0.28, "leaderboard_bbh@3shot": 0.60,
+              "leaderboard_math_hard@4shot": 0.14, "leaderboard_gpqa": 0.37,
+              "leaderboard_musr": 0.42, "leaderboard_mmlu_pro@5shot": 0.47}  # fmt: skip
+    for name, value in expect.items():
+        assert yi.loc[name, "metric"] == "score"  # normalised, kept apart from raw accuracies
+        assert yi.loc[name, "value"] == value  # copied, not rescaled: exact
+    # its v1 columns, in the same row, land on the v1 names as data_v1.csv's do
+    assert yi.loc["winogrande@5shot", "value"] == 0.8406
+    assert yi.loc["winogrande@5shot", "metric"] == "acc"
+    # the v2 sub-task columns have no canonical task yet: all 37 are listed, nothing else
+    subtask = ("sloth:bbh_", "sloth:gpqa_", "sloth:musr_", "sloth:math_")
+    assert len(unmatched) == 37 and all(u.startswith(subtask) for u in unmatched)
+    assert {"leaderboard_ifeval", "leaderboard_bbh@3shot"} <= set(out["benchmark"])
+    assert not ({"IFEval", "BBH", "MATH Lvl 5", "GPQA", "MUSR", "MMLU-PRO"} & set(out["benchmark"]))
+
+
+def test_lm_eval_results_json_lands_where_pythia_does(shared_data: Path, tmp_path: Path) -> None:
+    """Real Pythia rows written as lm-eval 0.4 results files map to the Pythia importer's names."""
+    import json
+
+    from db.importers import lmeval
+
+    long = pd.read_csv(shared_data / "pythia-evals" / "pythia_v1_evals_long.csv")
+    rows = long[(long["model"] == "pythia-12b") & (long["step"] == 143000)]
+    frames = []
+    for shots, part in rows.groupby("shots"):  # one results file per shot count, as lm-eval runs
+        results: dict[str, dict[str, float]] = {}
+        for r in part.itertuples():
+            results.setdefault(str(r.task), {})[f"{r.metric},none"] = float(r.value)
+        doc = {"results": results, "n-shot": {t: int(shots) for t in results},
+               "config": {"model_args": "pretrained=EleutherAI/pythia-12b"}}  # fmt: skip
+        path = tmp_path / f"results_{shots}.json"
+        path.write_text(json.dumps(doc))
+        frames.append(lmeval.results_observations(path))
+    got, unmatched = registry().map_observations(pd.concat(frames), "lm_eval")
+    assert unmatched == []
+    ref = pythia.pythia_observations(shared_data / "pythia-evals")
+    ref = ref[(ref["model"] == "pythia-12b") & (ref["checkpoint_step"] == 143000)]
+    key = ["benchmark", "metric"]
+    # the Pythia importer adds the wide table's MMLU averages, which lm-eval 0.3 did not report
+    want = ref[~ref["benchmark"].isin(["mmlu", "mmlu@5shot"])].set_index(key)["value"]
+    have = got.set_index(key)["value"]
+    assert len(have) == 256 and sorted(have.index) == sorted(want.index)  # 258 rows less 2
+    assert (have.sort_index() == want.sort_index()).all()  # same numbers, read two ways: exact
+    assert ("winogrande@5shot", "acc") in have.index and ("mmlu_anatomy", "acc") in have.index

@@ -14,10 +14,12 @@ from predictors.calibration import (
     D0,
     calibrate,
     calibrated,
+    checkpoint_folds,
     conformal_quantile,
     fold_forecasts,
     min_folds_for,
     nested_folds,
+    t_quantile,
 )
 from predictors.selection import compute_of
 
@@ -139,3 +141,52 @@ def test_calibrated_90_percent_interval_covers_about_90_percent() -> None:
     # and it is not bought with absurd width: the max of 10 |N(0, ~0.022)| is ~0.04, so a
     # mean width (two half widths) near 0.08; well under 0.2
     assert np.mean(widths) < 0.2
+
+
+def test_checkpoint_folds_fit_on_the_early_rows_and_predict_each_final() -> None:
+    """Four models with three checkpoints each (tokens 1, 2, 4 x 1e9): the 60% fold keeps the
+    rows at <= 0.6 x each model's last tokens (1 and 2 x 1e9) and targets the final rows."""
+    rows = []
+    for i, n in enumerate([1e8, 2e8, 4e8, 8e8]):
+        for step, tokens in ((1, 1e9), (2, 2e9), (3, 4e9)):
+            rows.append({"model": f"m{i}", "n_params": n, "n_tokens": tokens, "flops": np.nan,
+                         "checkpoint_step": step, "benchmark": "b", "metric": "acc",
+                         "value": 0.1 * i + 0.01 * step})  # fmt: skip
+    obs = pd.DataFrame(rows)
+    (fold,) = checkpoint_folds(obs, "b", "acc")
+    assert fold.k == 100
+    assert sorted(fold.fit["checkpoint_step"].unique()) == [1, 2]  # 4e9 > 0.6 x 4e9
+    assert list(fold.targets["model"]) == ["m0", "m1", "m2", "m3"]
+    assert fold.actual == pytest.approx((0.03, 0.13, 0.23, 0.33))  # the step-3 values
+    # distance to the fit set's largest compute: 6 * 8e8 * 2e9 (m3 at step 2)
+    c_max = 6 * 8e8 * 2e9
+    want = [math.log10(6 * n * 4e9 / c_max) for n in (1e8, 2e8, 4e8, 8e8)]
+    assert fold.distance == pytest.approx(tuple(want))
+    assert checkpoint_folds(obs[obs["checkpoint_step"] == 3], "b", "acc") == []  # no early rows
+
+
+def test_t_bound_is_exact_for_normal_residuals() -> None:
+    """With n zero-mean normal scaled residuals, the next one over their RMS is Student-t with
+    n degrees of freedom, so t_quantile covers 90% at any n. 4,000 replications at n = 2, 4, 8:
+    binomial s.e. sqrt(0.09 / 4000) = 0.0047; 0.9 +- 0.02 is over 4 s.e. wide each side and
+    excludes both 0.8 and 0.99 (and the plain max of n residuals, which covers n / (n + 1))."""
+    rng = np.random.default_rng(11)
+    for n in (2, 4, 8):
+        r = rng.normal(0, 0.3, (4000, n + 1))
+        q = np.array([t_quantile(row[:n], 0.1) for row in r])
+        coverage = float(np.mean(np.abs(r[:, n]) <= q))
+        assert abs(coverage - 0.9) < 0.02, (n, coverage)
+    assert math.isnan(t_quantile([], 0.1))
+
+
+def test_small_sample_t_replaces_the_own_interval_fallback() -> None:
+    x = 18 + 0.25 * np.arange(7)  # 4 folds of 1 target: fewer than the 9 conformal needs
+    rng = np.random.default_rng(5)
+    obs = ladder(x, 0.1 * x - 1.5 + rng.normal(0, 0.01, x.size))
+    got, _ = fold_forecasts(LogLinear(), nested_folds(obs, "b", "acc", 10))
+    cal = calibrate(got, 0.1, small_sample="t")
+    assert cal.ok and "Student-t" in cal.fallback
+    assert cal.quantile == pytest.approx(t_quantile(cal.scores, 0.1))
+    out = calibrated(Forecast("t", "b", "acc", 0.5, 0.49, 0.51, 0.1, "m"), cal, 0.3)
+    assert out.upper - out.point == pytest.approx(cal.quantile * 0.3)
+    assert any("Student-t" in n for n in out.notes)

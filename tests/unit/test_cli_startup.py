@@ -22,6 +22,7 @@ EXPECTED_CLASSES = {
     "cod": ("predictors.cod", "CODForecaster"),
     "passuntil": ("predictors.passuntil", "PassUntilForecaster"),
     "auto": ("predictors.auto", "AutoForecaster"),
+    "observational": ("predictors.observational", "ObservationalScaling"),
 }
 
 

@@ -69,3 +69,33 @@ def test_the_service_answers_a_bug_with_500_and_a_data_error_with_422(
         service._run_fit(QUERY, _obs(), None)
     assert caught.value.status_code == status and text in str(caught.value.detail)
     assert "boom" not in str(caught.value.detail) or status == 422  # a bug's text stays in the log
+
+
+def test_the_fit_forecasts_its_own_target_and_an_unpredictable_target_is_a_422(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service.forecasting import Fitted, forecast_fields, target_frame, target_key
+
+    outcome = fit_and_backtest(QUERY, _obs())
+    direct = outcome.estimator.predict(target_frame(QUERY.target))[0]
+    assert outcome.prediction["point"] == direct.point
+    assert outcome.prediction["diagnostics"]["n_observations"] == 6
+    entry = Fitted(outcome.estimator, "fp", _obs(), outcome.backtest)
+    entry.predictions[target_key(QUERY.target)] = outcome.prediction
+    fields = forecast_fields(QUERY, entry, "body.target")
+    assert (fields["point"], fields["lower"], fields["upper"]) == (
+        outcome.prediction["point"],
+        outcome.prediction["lower"],
+        outcome.prediction["upper"],
+    )
+
+    def cannot(self, targets):  # the fitted law has nothing to say at this target
+        raise ValueError("target outside the law's domain")
+
+    monkeypatch.setattr(ExponentialCompute, "predict", cannot)
+    refused = fit_and_backtest(QUERY, _obs())
+    assert refused.prediction == {"error": "target outside the law's domain"}
+    with pytest.raises(ApiError) as caught:
+        forecast_fields(QUERY, Fitted(refused.estimator, "fp", _obs(), {}, {target_key(QUERY.target): refused.prediction}), "body.target")  # fmt: skip
+    assert caught.value.status_code == 422
+    assert "could not predict the target: target outside" in str(caught.value.detail)

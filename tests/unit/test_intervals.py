@@ -23,18 +23,20 @@ def test_same_intervals_as_the_loop_it_replaces() -> None:
     """Bit for bit the old per-target loop: residual noise drawn target by target, in order."""
     draws = _draws()
     spec = ForecastSpec("b", "acc", 0.1, "m", {"g": 0.25})
+    diags = [{"i": 0}, {"i": 1}]
     got = bootstrap_forecasts(
-        spec, ["t0", "t1"], draws, np.random.default_rng(1), diagnostics=[{}, {}], notes=["n"]
+        spec, ["t0", "t1"], draws, np.random.default_rng(1), diagnostics=diags, notes=["n"]
     )
     rng = np.random.default_rng(1)
     for i, f in enumerate(got):
         d = draws.boot[:, i] + residual_noise(RESIDUALS, 3, 200, rng)
         old = interval_forecast(
             target=f"t{i}", benchmark="b", metric="acc", point=float(draws.points[i]), draws=d,
-            alpha=0.1, method="m", params={"g": 0.25}, diagnostics={}, notes=["n"],
+            alpha=0.1, method="m", params={"g": 0.25}, diagnostics={"i": i}, notes=["n"],
             n_resamples=200,
         )  # fmt: skip
-        assert (f.point, f.lower, f.upper, f.notes) == (old.point, old.lower, old.upper, old.notes)
+        assert f == old  # every field: labels, parameters, this target's diagnostics, numbers
+        assert f.params is not spec.params  # a copy: a caller editing one forecast edits no other
     # residual noise widens the interval beyond the refits' own 90% range
     lo, hi = np.quantile(draws.boot[:, 1], [0.05, 0.95])
     assert got[1].upper - got[1].lower > hi - lo

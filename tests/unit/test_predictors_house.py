@@ -72,6 +72,22 @@ def test_fit_one_start_recovers_exact_parameters_and_reports_failure() -> None:
         fit_one_start(compute_loss, c, y, [5.0, 0.1, 1.0])
 
 
+def test_fit_one_start_refuses_a_law_that_is_nan_everywhere() -> None:
+    """L-BFGS-B hands back its start when every value is NaN; that start is not a fit."""
+
+    def nowhere(x: np.ndarray, a: float, b: float) -> np.ndarray:
+        return np.full_like(np.asarray(x, dtype=float), np.nan) * a * b
+
+    c = np.geomspace(1.0, 10.0, 5)
+    for loss in ("l2", "huber"):
+        assert fit_one_start(nowhere, c, np.ones(5), p0=[1.0, 1.0], loss=loss) is None
+    # a law finite at its optimum is still accepted under the robust loss
+    p = fit_one_start(
+        compute_loss, c, compute_loss(c, 2.0, 0.3, 0.5), p0=[1.0, 0.2, 0.4], loss="huber"
+    )
+    assert p is not None and np.all(np.isfinite(compute_loss(c, *p)))
+
+
 def test_step2_spec_needs_no_fitted_state() -> None:
     L = np.array([1.0, 2.0, 4.0])
     S = np.array([0.3, 0.5, 0.9])
