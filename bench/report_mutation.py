@@ -113,6 +113,7 @@ SKIP_PATTERNS: dict[str, str] = {
     # predictors/filters.py
     r'in \("True", "False", "None"\):$': "unreachable: Python 3 parses True/False/None as "
     "ast.Constant, never as ast.Name (dead branches in _Checker._name and _Evaluator._column)",
+    r'return \{"True": True, "False": False, "None": None\}\[name\]$': "as above (its body)",
 }
 
 #: Survivors examined and left, with why no test can (or should) kill them. Names are mutmut's
@@ -177,7 +178,7 @@ EQUIVALENT: dict[str, str] = {
     "axis 1 of a 2-D array",
     "predictors.agreement_engine.x__row_quantiles__mutmut_44": "take_along_axis' default axis is "
     "-1 (numpy 2.3), axis 1 here",
-    "predictors.agreement_engine.x__row_quantiles__mutmut_53": "as above",
+    "predictors.agreement_engine.x__row_quantiles__mutmut_53": "as mutmut_44",
     "predictors.agreement_engine.x__row_quantiles__mutmut_63": "count >= 0: a row with no values "
     "has a = b = NaN, NaN either way",
     "predictors.agreement_engine.x_kendall_tau_b__mutmut_25": "chunk size only (k*k >= 4 whenever "
@@ -209,8 +210,81 @@ EQUIVALENT: dict[str, str] = {
     "predictors.agreement_engine.x_pair_agreement__mutmut_7": "as above",
     "predictors.agreement_engine.x_pair_agreement__mutmut_8": "as above",
     "predictors.agreement_engine.x_pair_agreement__mutmut_9": "as above",
-    "predictors.agreement_engine.x_pair_agreement__mutmut_10": "as above",
-    "predictors.agreement_engine.x_pair_agreement__mutmut_11": "as above",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_10": "as mutmut_6",
+    "predictors.agreement_engine.x_pair_agreement__mutmut_11": "as mutmut_6",
+    # predictors/filters.py
+    "predictors.filters.x__all_numbers__mutmut_3": "no number counted: the element loop compares "
+    "the same values as the float branch (NaN: false, != true)",
+    "predictors.filters.x__compare__mutmut_30": "np.full dtype left to numpy: float64, <U or "
+    "object (ints past int64, None) all reach a branch that compares the same values",
+    "predictors.filters.x__compare__mutmut_33": "as mutmut_30",
+    "predictors.filters.x__compare__mutmut_40": "as mutmut_30",
+    "predictors.filters.x__compare__mutmut_43": "as mutmut_30",
+    "predictors.filters.x__compare__mutmut_48": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_50": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_61": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_63": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_75": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_77": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_85": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_87": "dtype of one comparison step: "
+    "_Evaluator._compare and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__compare__mutmut_58": "float branch skipped: the element loop compares "
+    "the same values as the float branch (NaN: false, != true)",
+    "predictors.filters.x__compare__mutmut_71": "as mutmut_58",
+    "predictors.filters.x__compare__mutmut_72": "as mutmut_58",
+    "predictors.filters.x__compare__mutmut_68": "astype(None) is float64, as astype(float)",
+    "predictors.filters.x__compare__mutmut_82": "as mutmut_68",
+    "predictors.filters.x__compare__mutmut_91": "zip of two length-n arrays: strict is moot",
+    "predictors.filters.x__compare__mutmut_94": "as mutmut_91",
+    "predictors.filters.x__compare__mutmut_95": "as mutmut_91",
+    "predictors.filters.x__compare__mutmut_96": "one side missing: Python's own comparison of "
+    "None/NaN already gives false (!= true), and pd.NA's ambiguous truth raises TypeError, caught "
+    "as the same rule",
+    "predictors.filters.x__compare__mutmut_108": "!= never raises TypeError between the values a "
+    "column holds (str, float, None)",
+    "predictors.filters.x__isin__mutmut_15": "dtype of one comparison step: _Evaluator._compare "
+    "and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__isin__mutmut_17": "dtype of one comparison step: _Evaluator._compare "
+    "and-s it into its result with np.logical_and, which returns bool",
+    "predictors.filters.x__missing__mutmut_1": "NaN not flagged missing: Python's NaN comparisons "
+    "are false (!= true), the missing rule",
+    "predictors.filters.x_parse_filter__mutmut_25": "unreachable within MAX_LENGTH on CPython "
+    "3.11: 1990 nested unary ops parse, 200 parentheses are a SyntaxError; no "
+    "RecursionError/MemoryError arises",
+    "predictors.filters.xǁ_Checkerǁ_list__mutmut_8": "unreachable: MAX_LIST (1000) one-digit "
+    "elements need > MAX_LENGTH (2000) characters, so the length cap refuses such a list first",
+    "predictors.filters.xǁ_Checkerǁ_list__mutmut_9": "as mutmut_8",
+    "predictors.filters.xǁ_Checkerǁ_list__mutmut_10": "as mutmut_8",
+    "predictors.filters.xǁ_Checkerǁ_list__mutmut_11": "as mutmut_8",
+    "predictors.filters.xǁ_Checkerǁ_list__mutmut_12": "as mutmut_8",
+    "predictors.filters.xǁ_Checkerǁ_node__mutmut_39": "zip of a Compare's ops and comparators: "
+    "equal length by the grammar",
+    "predictors.filters.xǁ_Checkerǁ_node__mutmut_42": "as mutmut_39",
+    "predictors.filters.xǁ_Checkerǁ_node__mutmut_43": "as mutmut_39",
+    "predictors.filters.xǁ_Evaluatorǁ_compare__mutmut_7": "as _Checker._node__mutmut_39",
+    "predictors.filters.xǁ_Evaluatorǁ_compare__mutmut_10": "as mutmut_7",
+    "predictors.filters.xǁ_Evaluatorǁ_compare__mutmut_11": "as mutmut_7",
+    "predictors.filters.xǁ_Checkerǁ_refuse__mutmut_6": "every refused node is an ast.expr, which "
+    "has col_offset: the no-column branch is never taken",
+    "predictors.filters.xǁ_Checkerǁ_refuse__mutmut_11": "as mutmut_6",
+    "predictors.filters.xǁ_Checkerǁ_refuse__mutmut_15": "as mutmut_6",
+    "predictors.filters.xǁ_Evaluatorǁ_column__mutmut_20": "missing cells of a float conversion "
+    "are NaN whatever na_value (None becomes NaN in a float array; pandas' default for float is "
+    "NaN)",
+    "predictors.filters.xǁ_Evaluatorǁ_column__mutmut_22": "as mutmut_20",
+    "predictors.filters.xǁ_Evaluatorǁ_column__mutmut_23": "a non-numeric column's to_numpy() is "
+    "object already",
+    "predictors.filters.xǁ_Evaluatorǁvisit__mutmut_46": "unreachable: _Checker refuses every "
+    "other node before evaluation",
+    "predictors.filters.xǁ_Evaluatorǁvisit__mutmut_47": "as mutmut_46",
     # predictors/batch_fit.py
     "predictors.batch_fit.x_batch_refit__mutmut_3": "default iteration cap 201 for 200",
     "predictors.batch_fit.x_batch_refit__mutmut_9": _BATCH_DTYPE,

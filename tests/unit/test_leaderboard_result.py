@@ -197,14 +197,14 @@ def test_summary_short_and_datasets() -> None:
 def test_estimator_gets_only_the_settings_it_accepts() -> None:
     est = lb._estimator("exponential", "b", "err", 0.2, 5, 3)
     assert (est.benchmark, est.metric) == ("b", "err")
-    assert (est.alpha, est.n_bootstrap, est.random_state) == (0.2, 5, 3)  # type: ignore[attr-defined]
+    assert (est.alpha, est.n_bootstrap, est.random_state) == (0.2, 5, 3)  # type: ignore[attr-defined]  # Forecaster declares no alpha
 
 
 def test_progress_prefers_tokens_when_every_row_has_them() -> None:
     rows = pd.DataFrame({"n_tokens": [1.0, "2"], "checkpoint_step": [10, 20]})
-    col, v = lb._progress(rows)  # type: ignore[misc]
+    col, v = lb._progress(rows)  # type: ignore[misc]  # returns an optional pair
     assert col == "n_tokens" and v.tolist() == [1.0, 2.0] and v.dtype == float
-    col, v = lb._progress(rows.assign(n_tokens=[1.0, "n/a"]))  # type: ignore[misc]
+    col, v = lb._progress(rows.assign(n_tokens=[1.0, "n/a"]))  # type: ignore[misc]  # optional pair
     assert col == "checkpoint_step" and v.tolist() == [10.0, 20.0] and v.dtype == float
     assert lb._progress(rows.assign(n_tokens=NAN, checkpoint_step=np.nan)) is None
     assert lb._progress(pd.DataFrame({"model": ["a"]})) is None
