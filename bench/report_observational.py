@@ -33,7 +33,7 @@ import pandas as pd
 from db.benchmark_registry import registry
 from db.config import get_settings
 from db.importers import sloth
-from predictors.base import Forecast, Forecaster
+from predictors.base import FitError, Forecast, Forecaster
 from predictors.baselines import SigmoidLogCompute
 from predictors.observational import OPENLLM_V1, ObservationalScaling
 
@@ -180,7 +180,8 @@ def run(name: str, obs: pd.DataFrame, quick: bool) -> pd.DataFrame:
                     continue  # an organisation is no family: nothing to learn per family
                 try:
                     fs = predict(method, train_obs, test, meta, base, bench, metric)
-                except Exception as exc:  # a refusal is counted, not hidden
+                except (ValueError, FitError, RuntimeError, np.linalg.LinAlgError) as exc:
+                    # a refusal (or scipy's "no convergence") is counted, not hidden
                     print(
                         f"{name} {target} {split} {method}: refused: {exc}"[:200], file=sys.stderr
                     )

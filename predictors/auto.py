@@ -174,7 +174,9 @@ def sign_test_p(wins: int, n: int) -> float:
     """
     if n == 0:
         return 1.0
-    return sum(math.comb(n, k) for k in range(wins, n + 1)) / 2.0**n
+    from scipy.stats import binomtest
+
+    return float(binomtest(wins, n, 0.5, alternative="greater").pvalue)
 
 
 def separated_best(errors: dict[str, np.ndarray], p_max: float = SEPARATION_P) -> str | None:

@@ -125,8 +125,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]  # Starlette types handlers for Exception
-    app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]  # as above
-    app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]  # as above
+    app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]  # Starlette types handlers for Exception
+    app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]  # Starlette types handlers for Exception
     app.add_exception_handler(OperationalError, _busy)
     app.add_exception_handler(PoolTimeout, _busy)
     app.add_exception_handler(Exception, _unexpected)

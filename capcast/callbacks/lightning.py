@@ -18,8 +18,8 @@ try:
 except ImportError:
     try:
         # the pre-2.0 package name: the same classes, which mypy sees as different types
-        from pytorch_lightning import LightningModule, Trainer  # type: ignore[assignment]  # see above
-        from pytorch_lightning.callbacks import Callback  # type: ignore[assignment]  # see above
+        from pytorch_lightning import LightningModule, Trainer  # type: ignore[assignment]  # the same names from the older package
+        from pytorch_lightning.callbacks import Callback  # type: ignore[assignment]  # the same names from the older package
     except ImportError as exc:
         raise ImportError(
             "capcast.callbacks.lightning needs PyTorch Lightning: pip install lightning "

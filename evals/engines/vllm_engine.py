@@ -193,13 +193,14 @@ class VllmEngine:
         for i, p in enumerate(pairs):
             if results[i] is not None:
                 continue
-            scored = [per_choice[(i, j)] for j in range(len(p))]
-            if any(s is None for s in scored):
+            found = [per_choice[(i, j)] for j in range(len(p))]
+            scored = [s for s in found if s is not None]
+            if len(scored) < len(found):
                 raise RuntimeError("vLLM returned no prompt log-probs for a continuation")
             results[i] = ChoiceScores(
-                tuple(s[0] for s in scored),  # type: ignore[index]  # None ruled out just above
+                tuple(s[0] for s in scored),
                 tuple(q.n_cont for q in p),
-                tuple(s[1] for s in scored),  # type: ignore[index]  # None ruled out just above
+                tuple(s[1] for s in scored),
             )
         return [r for r in results if r is not None]
 

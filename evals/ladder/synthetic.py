@@ -68,8 +68,8 @@ def make_rev(rng: random.Random, length: int) -> Problem:
 GRADES: dict[str, tuple[object, ...]] = {"add": ADD_DIGITS, "mul": MUL_DIGITS, "rev": REV_LENGTHS}
 MAKERS: dict[str, Callable[[random.Random, object], Problem]] = {
     "add": make_add,  # type: ignore[dict-item]  # each maker takes its own grade type
-    "mul": make_mul,  # type: ignore[dict-item]  # as above
-    "rev": make_rev,  # type: ignore[dict-item]  # as above
+    "mul": make_mul,  # type: ignore[dict-item]  # each maker takes its own grade type
+    "rev": make_rev,  # type: ignore[dict-item]  # each maker takes its own grade type
 }
 
 

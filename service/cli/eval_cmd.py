@@ -173,6 +173,8 @@ def _tasks(
         fail(f"--task {task}: a directory; pass it as --include-path and name the task")
     if path.suffix in (".yaml", ".yml", ".jsonl") and include_path is None:
         fail(f"task file not found: {task}")
+    import yaml
+
     from evals.lm_eval_tasks import load_lm_eval_tasks
 
     try:
@@ -187,6 +189,8 @@ def _tasks(
         )
     except TaskError as e:
         fail(str(e))
-    except Exception as e:  # lm-eval's own loading errors (bad YAML, missing data, ...)
+    except (OSError, LookupError, ValueError, ImportError, yaml.YAMLError) as e:
+        # the task's own problems as lm-eval reports them (missing data files or packages, bad
+        # YAML, unknown keys); anything else is a bug and keeps its traceback
         fail(f"--task {task}: lm-eval could not load it: {type(e).__name__}: {e}")
     return []

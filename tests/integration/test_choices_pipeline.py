@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from db import results as R
 from db.session import session_factory
@@ -84,7 +84,7 @@ def test_a_failing_commit_fails_the_run_and_keeps_earlier_batches(
         _run(db_engine, hf_engine, "flaky", 4)
     monkeypatch.setattr(R, "write_item_results", real)
     with session_factory(db_engine)() as s:
-        run = s.query(R.EvalRun).one()
+        run = s.scalars(select(R.EvalRun)).one()
         assert run.status == "failed" and "disk full" in (run.error or "")
         # batches 1 and 2 were committed before the third commit failed; the fourth never ran
         assert len(R.done_item_ids(s, run.id)) == 8

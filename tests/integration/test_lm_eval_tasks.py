@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from db import migrate
 from db import results as R
@@ -264,7 +265,7 @@ def test_capcast_eval_cli_runs_lm_eval_tasks(
         assert out["metrics"]["acc"] == acc  # capcast's argmax and lm-eval's agree exactly
         db = make_engine(url)
         with session_factory(db)() as s:
-            stored = {m.metric: m.value for m in s.query(Measurement).all()}
+            stored = {m.metric: m.value for m in s.scalars(select(Measurement))}
         db.dispose()
         assert stored["acc"] == acc
         # a tag: each of its tasks, one run each, on one loaded engine

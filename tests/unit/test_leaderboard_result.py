@@ -53,7 +53,7 @@ def _result(rows: pd.DataFrame | None = None, **kw: object) -> lb.LeaderboardRes
         rows=_rows() if rows is None else rows, methods=("x", "y"), alpha=0.1, n_bootstrap=50,
         random_state=7, n_cells=2, n_cells_total=3, notes=("a note",),
     )  # fmt: skip
-    return lb.LeaderboardResult(**(base | kw))  # type: ignore[arg-type]  # test kwargs
+    return lb.LeaderboardResult(**(base | kw))
 
 
 def test_table_pools_per_method_and_ranks_by_error() -> None:
@@ -197,14 +197,14 @@ def test_summary_short_and_datasets() -> None:
 def test_estimator_gets_only_the_settings_it_accepts() -> None:
     est = lb._estimator("exponential", "b", "err", 0.2, 5, 3)
     assert (est.benchmark, est.metric) == ("b", "err")
-    assert (est.alpha, est.n_bootstrap, est.random_state) == (0.2, 5, 3)  # type: ignore[attr-defined]  # Forecaster declares no alpha
+    assert (est.alpha, est.n_bootstrap, est.random_state) == (0.2, 5, 3)
 
 
 def test_progress_prefers_tokens_when_every_row_has_them() -> None:
     rows = pd.DataFrame({"n_tokens": [1.0, "2"], "checkpoint_step": [10, 20]})
-    col, v = lb._progress(rows)  # type: ignore[misc]  # returns an optional pair
+    col, v = lb._progress(rows)
     assert col == "n_tokens" and v.tolist() == [1.0, 2.0] and v.dtype == float
-    col, v = lb._progress(rows.assign(n_tokens=[1.0, "n/a"]))  # type: ignore[misc]  # optional pair
+    col, v = lb._progress(rows.assign(n_tokens=[1.0, "n/a"]))
     assert col == "checkpoint_step" and v.tolist() == [10.0, 20.0] and v.dtype == float
     assert lb._progress(rows.assign(n_tokens=NAN, checkpoint_step=np.nan)) is None
     assert lb._progress(pd.DataFrame({"model": ["a"]})) is None
@@ -327,7 +327,7 @@ def test_leaderboard_arguments_at_their_bounds(monkeypatch: pytest.MonkeyPatch) 
     _fake_registry(monkeypatch)
     obs = ladder([0.1, 0.2, 0.3, 0.4])
     for kw in ({"max_cells": 500}, {"n_bootstrap": 0}, {"n_bootstrap": 10_000}, {"alpha": 0.999}):
-        lb.leaderboard(obs, methods=["last"], **kw)  # type: ignore[arg-type]  # test kwargs
+        lb.leaderboard(obs, methods=["last"], **kw)
     bad = [
         ({"n_bootstrap": -1}, r"^leaderboard: n_bootstrap=-1 outside \[0, 10000\]$"),
         ({"n_bootstrap": 10_001}, r"^leaderboard: n_bootstrap=10001 outside \[0, 10000\]$"),
@@ -339,7 +339,7 @@ def test_leaderboard_arguments_at_their_bounds(monkeypatch: pytest.MonkeyPatch) 
     ]  # fmt: skip
     for kw, message in bad:
         with pytest.raises(ValueError, match=message):
-            lb.leaderboard(obs, methods=["last"], **kw)  # type: ignore[arg-type]  # test kwargs
+            lb.leaderboard(obs, methods=["last"], **kw)
     with pytest.raises(
         ValueError, match=r"^leaderboard: observations lack column\(s\) \['family'\]"
     ):

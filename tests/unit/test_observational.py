@@ -60,7 +60,7 @@ def synthetic(
 
 def fitted(obs: pd.DataFrame, **params: object) -> ObservationalScaling:
     kw: dict[str, object] = {"base_benchmarks": BASE, "n_bootstrap": 100} | params
-    return ObservationalScaling(benchmark="target", **kw).fit(obs)  # type: ignore[arg-type]  # test kwargs
+    return ObservationalScaling(benchmark="target", **kw).fit(obs)
 
 
 def _pc_map(est: ObservationalScaling, obs: pd.DataFrame) -> np.ndarray:
