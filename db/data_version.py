@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ScalarSelect, event, inspect, select, union
+from sqlalchemy import ColumnElement, ScalarSelect, and_, event, inspect, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -136,19 +136,30 @@ def pairs_of(session: Session, model_bench: Iterable[tuple[int, int]]) -> set[tu
     return {(fam.get(m) or NO_FAMILY, names[b]) for m, b in wanted if b in names}
 
 
-def current(session: Session, benchmarks: Iterable[str], family: str | None) -> str:
-    """The data version of ``benchmarks`` in ``family`` (all families if None): one SELECT.
+def counters_of(benchmarks: Iterable[str], family: str | None) -> ColumnElement[bool]:
+    """Which counters make up the data version of ``benchmarks`` in ``family`` (all if None)."""
+    cond = DataVersion.benchmark.in_(sorted(set(benchmarks)))
+    return cond if family is None else and_(cond, DataVersion.family == family)
+
+
+def version_of(
+    rows: Iterable[tuple[str, str, int]], benchmarks: Iterable[str], family: str | None
+) -> str:
+    """The data version from the (family, benchmark, n) counters :func:`counters_of` selects.
 
     A hash of the counters, so it changes whenever any of them is bumped or created.
     """
-    stmt = select(DataVersion.family, DataVersion.benchmark, DataVersion.n).where(
-        DataVersion.benchmark.in_(sorted(set(benchmarks)))
-    )
-    if family is not None:
-        stmt = stmt.where(DataVersion.family == family)
-    rows = sorted(tuple(r) for r in session.execute(stmt).all())
     scope = [family, sorted(set(benchmarks))]
-    return hashlib.sha256(json.dumps([scope, rows]).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps([scope, sorted(rows)]).encode()).hexdigest()[:32]
+
+
+def current(session: Session, benchmarks: Iterable[str], family: str | None) -> str:
+    """The data version of ``benchmarks`` in ``family`` (all families if None): one SELECT."""
+    stmt = select(DataVersion.family, DataVersion.benchmark, DataVersion.n).where(
+        counters_of(benchmarks, family)
+    )
+    rows = [(f, b, n) for f, b, n in session.execute(stmt).tuples()]
+    return version_of(rows, benchmarks, family)
 
 
 def _changed(obj: Any, attrs: tuple[str, ...]) -> bool:

@@ -16,6 +16,7 @@ off by default since a validation loss never reaches 0.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -268,10 +269,7 @@ class TwoStepLadder(Forecaster):
             sigmoid_accuracy, self._L2, self._S2, starts=starts2, bounds=b2
         )
         self._bounds = (b1, b2)
-        finals = tr.groupby("model").tail(1)
-        self.fit_flops_ = float(
-            np.nansum(compute_of(finals.assign(flops=finals.get("flops", np.nan))))
-        )
+        self.fit_flops_ = _fit_compute(tr.groupby("model").tail(1))
         self.n_points_ = (len(self._y1), len(self._S2))
         self._draws = self._bootstrap() if self.step1_.ok and self.step2_.ok else []
         return self
@@ -321,7 +319,7 @@ class TwoStepLadder(Forecaster):
         diag = {
             "step1": self.step1_.to_dict(),
             "step2": self.step2_.to_dict(),
-            "fit_flops": self.fit_flops_,
+            "fit_flops": self.fit_flops_ if math.isfinite(self.fit_flops_) else None,
             "n_points": list(self.n_points_),
             "intermediate": f"{self.intermediate_benchmark or self.benchmark}/{self.intermediate_metric}",
             "input": self.input,
@@ -376,13 +374,24 @@ class TwoStepLadder(Forecaster):
                 {
                     **diag,
                     "predicted_intermediate": float(L[i]),
-                    "fit_flops_fraction": self.fit_flops_ / c if c else None,
+                    "fit_flops_fraction": (
+                        self.fit_flops_ / c if c and math.isfinite(self.fit_flops_) else None
+                    ),
                 }
                 for i, c in enumerate(fractions)
             ],
             notes=notes,
         )
         return with_notes(out, self.inputs_.notes)
+
+
+def _fit_compute(finals: pd.DataFrame) -> float:
+    """Training FLOPs of the fit's final checkpoints (``flops``, else 6·N·D), NaN when no model
+    has either: a ladder fitted on non-embedding parameters alone has no total to sum."""
+    c = compute_of(
+        finals.assign(flops=finals.get("flops", np.nan), n_params=finals.get("n_params", np.nan))
+    )
+    return float(np.nansum(c)) if np.isfinite(c).any() else math.nan
 
 
 def _compute_or_none(row: pd.DataFrame) -> float | None:

@@ -70,7 +70,8 @@ class GadreChain(Forecaster):
     ----------
     loss_fit_, error_fit_ : LawFit
     fit_flops_ : float
-        Total training compute of the distinct models used by either law.
+        Total training compute of the distinct models used by either law (each at its most
+        trained checkpoint among the rows used).
 
     Examples
     --------
@@ -170,8 +171,11 @@ class GadreChain(Forecaster):
         self._ey = 1.0 - as_score(erows["value"].to_numpy(), self.metric)  # error sense
         self.loss_fit_ = fit_law(gadre_loss, self._lx, self._ly, starts=GADRE_LOSS_STARTS)
         self.error_fit_ = self._fit_error(self.loss_fit_.params, self._el)
-        models = pd.concat([lrows, erows])[["model", "n_params", "n_tokens"]].drop_duplicates(
-            "model"
+        # a model's training compute is its last checkpoint's, whatever order its rows came in
+        models = (
+            pd.concat([lrows, erows])[["model", "n_params", "n_tokens"]]
+            .sort_values("n_tokens", kind="stable")
+            .drop_duplicates("model", keep="last")
         )
         models = models.assign(flops=np.nan)
         self.fit_flops_ = float(np.nansum(compute_of(models)))

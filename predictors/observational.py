@@ -391,9 +391,11 @@ class ObservationalScaling(Forecaster):
                 o[self.families_.index(f)] = of[r]
             slopes.append(sl)
             offs.append(o)
-        self.boot_links_ = np.array(links).reshape(len(links), -1)
-        self.boot_slopes_ = np.array(slopes).reshape(len(slopes), -1)
-        self.boot_offsets_ = np.array(offs).reshape(len(offs), len(self.families_), -1)
+        # explicit widths: with no refits (n_bootstrap=0) a -1 cannot be inferred from 0 values
+        k = len(self.slopes_)
+        self.boot_links_ = np.array(links).reshape(len(links), len(self.link_params_))
+        self.boot_slopes_ = np.array(slopes).reshape(len(slopes), k)
+        self.boot_offsets_ = np.array(offs).reshape(len(offs), len(self.families_), k)
 
     # ------------------------------------------------------------------ predict
     def _target_base(self, t: pd.DataFrame) -> np.ndarray:

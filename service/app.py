@@ -17,7 +17,6 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from db import data_version
 from db.config import Settings, get_settings
 from db.session import make_engine, session_factory
 from service import errors, openapi_links
@@ -117,7 +116,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache=app.state.answers,
         sessionmaker=app.state.sessionmaker,
         metrics=app.state.metrics,
-        current_version=data_version.current,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # outermost: an oversized or over-nested body is refused before anything reads it

@@ -22,7 +22,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -107,11 +107,29 @@ def revoke_key(*, session: Session, ident: str) -> ApiKey | None:
     return key
 
 
+class KeyTimes(Protocol):
+    """What :func:`is_active` and :func:`touch_due` read: an ``ApiKey`` or a row of its columns."""
+
+    @property
+    def revoked_at(self) -> dt.datetime | None: ...
+    @property
+    def expires_at(self) -> dt.datetime | None: ...
+    @property
+    def last_used_at(self) -> dt.datetime | None: ...
+
+
+def lookup_hash(token: str | None) -> str | None:
+    """The stored hash a well-formed token would have, or None for a token no key can have."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return hash_token(token)
+
+
 def has_scope(granted: list[str], needed: str) -> bool:
     return any(_RANK.get(s, -1) >= _RANK[needed] for s in granted)
 
 
-def is_active(key: ApiKey, now: dt.datetime | None = None) -> bool:
+def is_active(key: KeyTimes, now: dt.datetime | None = None) -> bool:
     """Neither revoked nor past its expiry."""
     now = now or dt.datetime.now(dt.UTC)
     expires = _aware(key.expires_at)
@@ -140,13 +158,14 @@ def unauthorized() -> HTTPException:
 
 def lookup(session: Session, token: str | None) -> ApiKey | None:
     """The active key with this token, or None (unknown, revoked or expired alike)."""
-    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+    key_hash = lookup_hash(token)
+    if key_hash is None:
         return None
-    key = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_token(token))).first()
+    key = session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
     return key if key is not None and is_active(key) else None
 
 
-def touch_due(key: ApiKey, now: dt.datetime | None = None) -> bool:
+def touch_due(key: KeyTimes, now: dt.datetime | None = None) -> bool:
     """Whether the key's ``last_used_at`` is older than :data:`TOUCH_INTERVAL` (or unset)."""
     last = _aware(key.last_used_at)
     return last is None or (now or dt.datetime.now(dt.UTC)) - last >= TOUCH_INTERVAL

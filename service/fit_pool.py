@@ -4,8 +4,9 @@ A fit is CPU-bound Python (SciPy least squares in bootstrap loops). In the serve
 it holds the GIL for its whole length, starves cheap requests, and cannot be interrupted: a
 thread cannot be killed, and ``ProcessPoolExecutor`` cannot cancel a running task. So each fit
 runs in a process of its own, forked from a ``forkserver`` that has NumPy, pandas, SciPy and the
-predictors imported already (a fit pays a fork, milliseconds, not seconds of imports), at a lower
-CPU priority than the server, so the requests that need no fit keep their CPU.
+predictors imported already (a fit pays a fork, milliseconds, not seconds of imports), at the
+lowest CPU priority there is (nice 19 and, on Linux, ``SCHED_IDLE``), so the requests that need
+no fit keep their CPU and get it back the moment they wake.
 
 :meth:`FitPool.run` waits for the result while watching the budget, the caller's ``cancelled``
 (a client that went away, a job that was cancelled) and :meth:`FitPool.close` (the server is
@@ -38,6 +39,11 @@ PROCESS_DIED = "ProcessDied"
 #: on a saturated machine fits take what requests leave (about 1.5% each) and cheap requests keep
 #: their latency (at nice 10 a fit weighs 110: five of them outweigh half a request thread).
 FIT_NICENESS = 19
+#: Whether a lowered fit also runs under Linux's ``SCHED_IDLE`` policy. Weight alone still lets a
+#: running fit finish its time slice before a woken request thread gets the core, which showed as
+#: the loaded health check's p99; a ``SCHED_IDLE`` task is preempted the moment any normal task
+#: wakes. Where the platform lacks the policy, the niceness above is all there is.
+FIT_IDLE_POLICY = hasattr(os, "SCHED_IDLE")
 
 
 class FitTimeout(Exception):
@@ -79,19 +85,31 @@ def _forkserver_pid() -> int | None:
 
 
 def _lower_priority(pid: int | None, nice: int) -> None:
-    """Raise ``pid``'s niceness by ``nice`` over ours (at most 19); a no-op where not allowed."""
+    """Raise ``pid``'s niceness by ``nice`` over ours (at most 19) and make it idle-class.
+
+    A no-op where not allowed (gone, or not ours to change): fits still lower themselves.
+    """
     if pid is None or not nice:
         return
     target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice)
-    with contextlib.suppress(OSError):  # gone, or not ours to change: fits still nice themselves
+    with contextlib.suppress(OSError):
         if os.getpriority(os.PRIO_PROCESS, pid) < target:
             os.setpriority(os.PRIO_PROCESS, pid, target)
+    _make_idle(pid)
+
+
+def _make_idle(pid: int) -> None:
+    """Put ``pid`` (0: this process) under ``SCHED_IDLE`` where the platform has it."""
+    if FIT_IDLE_POLICY:
+        with contextlib.suppress(OSError):  # not ours to change: the niceness still holds
+            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], nice: int) -> None:
     """Entry point in the child: lower priority, call, send ``("ok", result)`` or the error."""
     if nice:
         os.nice(nice)
+        _make_idle(0)
     try:
         message: tuple[Any, ...] = ("ok", fn(*args))
     except BaseException as exc:  # everything goes back to the parent as a message

@@ -190,3 +190,45 @@ def test_answer_cache_evicts_least_recently_used_past_its_bytes() -> None:
     off = AnswerCache(max_bytes=0)
     off.put("a", _answer(1))
     assert len(off) == 0
+
+
+def test_the_check_is_one_statement_that_agrees_with_the_routes_version(db_url: str) -> None:
+    """A kept answer's check reads the key and the counters in one statement (one round trip,
+    as /healthz's SELECT 1), and its data version is the one the route computes."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import sessionmaker
+
+    from db import data_version
+    from service.answer_cache import CachedAnswerMiddleware
+    from service.metrics import Metrics
+
+    token = make_key(db_url, "forecast")
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            data_version.bump(session, [("fa", "t1"), ("fa", "t2"), ("fb", "t1")])
+            # a key never used is due for its use record, which only the route writes
+            session.execute(update(ApiKey).values(last_used_at=dt.datetime.now(dt.UTC)))
+        with transaction(engine) as session:
+            version = data_version.current(session, ["t1", "t2"], "fa")
+            everywhere = data_version.current(session, ["t1"], None)
+        check = CachedAnswerMiddleware(
+            app=None, cache=AnswerCache(0), sessionmaker=sessionmaker(engine), metrics=Metrics()
+        )._still_current
+        statements: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        assert check(token, AnswerScope("exponential", ("t1", "t2"), "fa", version))
+        assert len(statements) == 1, statements
+        assert check(token, AnswerScope("exponential", ("t1",), None, everywhere))
+        # a version computed over other counters, a missing or malformed token: not current
+        assert not check(token, AnswerScope("exponential", ("t1",), "fa", version))
+        assert not check("cc_" + "0" * 40, AnswerScope("exponential", ("t1", "t2"), "fa", version))
+        assert not check("not-a-token", AnswerScope("exponential", ("t1", "t2"), "fa", version))
+        with transaction(engine) as session:
+            data_version.bump(session, [("fa", "t2")])
+        assert not check(token, AnswerScope("exponential", ("t1", "t2"), "fa", version))
+        with transaction(engine) as session:  # an unseen benchmark has no counter yet
+            empty = data_version.current(session, ["t9"], "fa")
+        assert check(token, AnswerScope("exponential", ("t9",), "fa", empty))
+    finally:
+        engine.dispose()

@@ -329,6 +329,21 @@ def test_fits_run_at_the_lowest_cpu_priority() -> None:
     assert pool.run(_niceness, timeout=60) == min(19, os.nice(0) + 19)
 
 
+def _policy() -> int:
+    import os
+
+    return os.sched_getscheduler(0)
+
+
+def test_fits_run_under_the_idle_scheduling_policy() -> None:
+    """Weight alone let a fit finish its slice before a woken request ran; SCHED_IDLE does not."""
+    import os
+
+    pool = FitPool(max_concurrent=1, preload=FIT_PRELOAD)
+    assert pool.run(_policy, timeout=60) == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller keeps its own policy
+
+
 def test_the_forkserver_runs_at_the_fits_priority() -> None:
     """Every fit is a fork of the forkserver: its copying is charged there, so it is niced too."""
     import os
@@ -340,3 +355,4 @@ def test_the_forkserver_runs_at_the_fits_priority() -> None:
     pid = _forkserver_pid()
     assert pid is not None and pid != os.getpid()
     assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.nice(0) + 19)
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE

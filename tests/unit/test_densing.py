@@ -15,10 +15,12 @@ LOSS = (30.0, 0.25, 200.0, 0.25)  # a, alpha, b, beta
 SCORE = (-0.7, 0.95, 5.0, 1.0)  # S(L), chance 0.25
 
 
-def reference_family() -> pd.DataFrame:
+def reference_family(
+    sizes: tuple[float, ...] = (7e7, 1.6e8, 4e8, 1e9, 2.8e9, 6.9e9), n_checkpoints: int = 8
+) -> pd.DataFrame:
     rows = []
-    for n in (7e7, 1.6e8, 4e8, 1e9, 2.8e9, 6.9e9):
-        for d in np.logspace(9, 11.5, 8):
+    for n in sizes:
+        for d in np.logspace(9, 11.5, n_checkpoints):
             L = densing_loss((n, d), *LOSS)
             base = dict(
                 model=f"ref-{n:.0e}",
