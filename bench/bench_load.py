@@ -157,22 +157,23 @@ async def _fitters(
         result.wall = time.perf_counter() - start
 
 
+def _healthz(cl: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+    return cl.get("/healthz")
+
+
+def _cached(cl: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+    return cl.post("/v1/forecasts", json=QUERY)
+
+
 async def _round(c: httpx.AsyncClient, args: argparse.Namespace, first_seed: int) -> list[Result]:
     """One round of the three phases (healthz, cached, healthz with fits), back to back."""
-
-    def healthz(cl: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-        return cl.get("/healthz")
-
-    def cached(cl: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-        return cl.post("/v1/forecasts", json=QUERY)
-
-    health = await _drive("healthz", c, healthz, args.clients, args.requests, args.seconds)
-    hit = await _drive("forecast cached", c, cached, args.clients, args.requests, args.seconds)
+    health = await _drive("healthz", c, _healthz, args.clients, args.requests, args.seconds)
+    hit = await _drive("forecast cached", c, _cached, args.clients, args.requests, args.seconds)
     fits = Result(f"uncached fits ({args.fitters} clients)")
     task = asyncio.create_task(_fitters(c, args.fitters, args.n_bootstrap, fits, first_seed))
     await asyncio.sleep(min(2.0, args.seconds / 5))  # let the fits start
     loaded = await _drive(
-        f"healthz + {args.fitters} fitting", c, healthz, args.clients, args.requests, args.seconds
+        f"healthz + {args.fitters} fitting", c, _healthz, args.clients, args.requests, args.seconds
     )
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -197,11 +198,8 @@ async def _measure(base: str, key: str, args: argparse.Namespace) -> list[list[R
         # untimed warm-up, so that no phase pays for start-up work (the server imports the
         # predictors in the background after it starts; the forkserver imports its preload)
         await asyncio.sleep(3.0)
-        await _drive("warm-up", c, lambda cl: cl.get("/healthz"), args.clients, args.requests, 2.0)
-        await _drive(
-            "warm-up", c, lambda cl: cl.post("/v1/forecasts", json=QUERY), args.clients,
-            args.requests, 2.0,
-        )  # fmt: skip
+        for request in (_healthz, _cached):
+            await _drive("warm-up", c, request, args.clients, args.requests, 2.0)
         rounds = [await _round(c, args, first_seed=r << 20) for r in range(args.repeats)]
         metrics = (await c.get("/metrics")).text
     hits = [ln for ln in metrics.splitlines() if ln.startswith("capcast_forecast_cache_")]
