@@ -78,7 +78,10 @@ def bootstrap_forecasts(
         )
     out = []
     for i, target in enumerate(targets):
-        d = draws.boot[:, i] + residual_noise(draws.residuals, draws.n_params, draws.n_ok, rng)
+        # a new model's score is the refit's prediction plus a deviation drawn like the data's
+        # from the fit: data minus prediction, minus the residual (a skewed residual spread
+        # would otherwise put the interval on the wrong side)
+        d = draws.boot[:, i] - residual_noise(draws.residuals, draws.n_params, draws.n_ok, rng)
         out.append(
             interval_forecast(
                 target=str(target),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -149,6 +150,12 @@ def test_fit_recovers_the_curves_and_counts_the_score_points() -> None:
         reference_family="ref", benchmark="task", loss_benchmark="lm", ceiling=0.95
     ).fit(clean)
     assert capped.score_fit_.params[1] == pytest.approx(0.95, abs=1e-9)
+    # a ceiling away from the data's asymptote (0.95) binds: the fit's b sits in [1 - 1e-9, 1]
+    perfect = DensityReference(
+        reference_family="ref", benchmark="task", loss_benchmark="lm", ceiling=1.0
+    ).fit(clean)
+    assert perfect.ceiling == 1.0
+    assert 1.0 - 1e-9 <= perfect.score_fit_.params[1] <= 1.0
 
 
 def test_no_score_point_above_the_floor() -> None:
@@ -192,6 +199,15 @@ def law_table(**cols: object) -> pd.DataFrame:
 def test_running_max() -> None:
     p = running_max(law_table())
     assert p["model"].tolist() == ["b", "a", "c", "d", "e"]
+    # the old index is dropped, not kept as a column (it would travel into to_dict's records)
+    assert p.columns.tolist() == [
+        "model",
+        "density",
+        "release_date",
+        "log_density",
+        "log_density_max",
+    ]
+    assert p.index.tolist() == [0, 1, 2, 3, 4]
     assert p["log_density"].to_numpy() == pytest.approx(np.log([0.4, 0.5, 0.45, 1.2, 2.0]))
     assert p["log_density_max"].to_numpy() == pytest.approx(np.log([0.4, 0.5, 0.5, 1.2, 2.0]))
 
@@ -421,3 +437,144 @@ def test_plot_style() -> None:
     assert len(law.get_xdata()) == 50
     assert [(t.get_fontsize(), t.get_alpha()) for t in ax.texts[:1]] == [(5.0, 0.7)]
     assert ax.get_legend().get_texts()[0].get_fontsize() == 7.0
+
+
+# -- fit: inputs, messages, counts, boxes ------------------------------------------------------
+
+
+def small_family() -> pd.DataFrame:
+    """3 sizes x 3 checkpoints of the noiseless reference family: 9 (loss, score) pairs."""
+    return reference_family_of(sizes=(7e7, 4e8, 2.8e9), n_checkpoints=3)
+
+
+def _fit(obs: pd.DataFrame, **kw: Any) -> DensityReference:
+    kw = {"reference_family": "ref", "benchmark": "task", "loss_benchmark": "lm", **kw}
+    return DensityReference(**kw).fit(obs)
+
+
+def test_defaults() -> None:
+    """The documented defaults (d0 = 1e12 tokens, margin 0.02, fitted ceiling)."""
+    ref = DensityReference(reference_family="r", benchmark="b", loss_benchmark="l")
+    assert ref.get_params() == {
+        "reference_family": "r",
+        "benchmark": "b",
+        "metric": "acc",
+        "loss_benchmark": "l",
+        "loss_metric": "loss",
+        "size_column": "n_params_nonembed",
+        "d0": 1e12,
+        "chance": None,
+        "margin": 0.02,
+        "ceiling": None,
+    }
+
+
+def test_missing_rows_are_named() -> None:
+    """Each error names the step and what is missing."""
+    obs = small_family()
+    with pytest.raises(ValueError, match=r"^DensityReference: no rows of reference family 'x'$"):
+        _fit(obs, reference_family="x")
+    with pytest.raises(
+        ValueError, match=r"^DensityReference\.fit: no rows with benchmark='x' metric='loss'; "
+    ):
+        _fit(obs, loss_benchmark="x")
+    with pytest.raises(
+        ValueError, match=r"^DensityReference\.fit: no rows with benchmark='x' metric='acc'; "
+    ):
+        _fit(obs, benchmark="x")
+
+
+def test_perplexity_loss_and_error_score() -> None:
+    """A loss given as perplexity is fitted as ln ppl and a score given as error as 1 - err: the
+    same curves as the loss/acc family come back."""
+    obs = small_family()
+    loss, acc = obs["metric"] == "loss", obs["metric"] == "acc"
+    obs.loc[loss, "value"] = np.exp(obs.loc[loss, "value"])
+    obs.loc[loss, "metric"] = "ppl"
+    obs.loc[acc, "value"] = 1.0 - obs.loc[acc, "value"]
+    obs.loc[acc, "metric"] = "err"
+    ref = _fit(obs, loss_metric="ppl", metric="err", chance=0.0, margin=0.0)
+    assert ref.loss_fit_.params == pytest.approx(LOSS, rel=1e-4)
+    assert ref.score_fit_.params == pytest.approx(SCORE, rel=1e-3)
+    assert ref.n_score_points_ == 9
+
+
+def test_score_points_strictly_above_the_floor_and_any_positive_token_count() -> None:
+    """Margin 0 and chance None: the floor is the lowest score, which is left out (strictly
+    above), 8 of 9. A checkpoint at 1 token (> 0) is a point like any other: with chance 0 every
+    one of the 10 pairs is kept."""
+    obs = small_family()
+    assert _fit(obs, margin=0.0).n_score_points_ == 8
+    row = obs[(obs["model"] == "ref-7e+07") & (obs["metric"] == "loss")].iloc[[0]]
+    one = row.assign(n_tokens=1.0, checkpoint_step=0)
+    L = 30.0 * 7e7**-0.25 + 200.0  # densing_loss at N = 7e7, D = 1
+    S = -0.7 / (1.0 + math.exp(-5.0 * (L - 1.0))) + 0.95
+    extra = pd.concat([one.assign(value=L), one.assign(benchmark="task", metric="acc", value=S)])
+    ref = _fit(pd.concat([obs, extra], ignore_index=True), chance=0.0, margin=0.0)
+    assert ref.n_score_points_ == 10
+    assert ref.loss_fit_.params == pytest.approx(LOSS, rel=1e-4)
+
+
+def test_fit_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss fit's box keeps both coefficients non-negative (up to 1e8) and both exponents in
+    [0, 3]; the score fit gets _score_bounds' box."""
+    import predictors.densing as densing
+
+    seen: dict[str, object] = {}
+    real = densing.fit_law
+
+    def spy(func: Any, x: Any, y: Any, **kw: Any) -> Any:
+        seen[func.__name__] = kw["bounds"]
+        return real(func, x, y, **kw)
+
+    monkeypatch.setattr(densing, "fit_law", spy)
+    ref = _fit(small_family())
+    assert seen["densing_loss"] == ([0, 0, 0, 0], [1e8, 3, 1e8, 3])
+    assert seen["sigmoid_accuracy"] == ([-1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 100.0, 100.0])
+    assert ref.loss_fit_.ok and ref.score_fit_.ok
+
+
+def test_effective_size_where_the_loss_needed_is_exactly_the_data_term() -> None:
+    """Curves with exact arithmetic: S = 1 - 0.5 / (1 + exp(-5 (L - 1))) and L = 30 N^-0.25 + 1
+    (beta = 0). S = 0.75 needs L = 1 exactly, which the data term alone gives: rest = 0, no size
+    reaches it (NaN, not the infinity 0^-4 is), and silently. S = 0.7 needs
+    L = 1 - ln(2/3)/5, so N = ((L - 1) / 30)^-4."""
+    ref = reference()
+    ref.loss_fit_ = _law("densing_loss", (30.0, 0.25, 1.0, 0.0))
+    ref.score_fit_ = _law("sigmoid_accuracy", (-0.5, 1.0, 5.0, 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ref.effective_size(np.array([0.75, 0.7]))
+    assert math.isnan(got[0])
+    assert got[1] == pytest.approx((-math.log(2 / 3) / 5 / 30) ** -4, rel=1e-12)
+
+
+def test_a_zero_width_interval_at_zero_includes_zero() -> None:
+    """Three models of density 1: ln density is exactly 0, so the slope and both ends of its
+    interval are exactly 0, and an interval [0, 0] includes 0."""
+    tab = law_table().iloc[:3].assign(density=1.0)
+    res = fit_densing_law(tab, {}, n_bootstrap=0)
+    assert res.slope == 0.0 and res.slope_interval == (0.0, 0.0)
+    assert res.doubling_interval == (math.inf, math.inf)
+    assert res.notes[:2] == (
+        "the running maximum never rises after the first model: there is no trend",
+        "the slope's interval includes 0: the doubling time's upper bound is infinite",
+    )
+
+
+def test_default_bootstrap_draws_1000_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """running_max runs once for the fit and once per resample: 1 + 1000 calls by default (the
+    resamples get the fit's frame back here, to keep the test fast)."""
+    import predictors.densing as densing
+
+    calls: list[int] = []
+    first = running_max(law_table())
+
+    def counting(points: pd.DataFrame) -> pd.DataFrame:
+        calls.append(len(points))
+        return first
+
+    monkeypatch.setattr(densing, "running_max", counting)
+    res = fit_densing_law(law_table(), {})
+    assert calls == [5] * 1001
+    assert res.bootstrap_slope_interval == pytest.approx((res.slope, res.slope), rel=1e-9)

@@ -424,3 +424,158 @@ def test_a_ladder_of_non_embedding_sizes_alone_fits_and_reports_no_compute() -> 
     ).fit(obs.assign(n_params=obs["n_params_nonembed"]))
     assert with_totals.fit_flops_ == pytest.approx(sum(6 * n * 4 * n * 5 for n in SIZES))
     assert with_totals.predict(t)[0].point == pytest.approx(f.point, rel=1e-9)
+
+
+# -- the fits' boxes, and what a failed fit skips --------------------------------------------
+
+#: Step 1's box: every parameter >= 0; a, b <= 200 (e^200), exponents <= 5, E <= 50.
+STEP1_BOX = {"flops": (200.0, 5.0, 50.0), "nd": (200.0, 200.0, 5.0, 5.0, 50.0)}
+#: Step 2's box (``sigmoid_accuracy``: a in [-1, 0], the score falls with the loss).
+STEP2_BOX = ([-1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 100.0, 100.0])
+
+
+def _points(n: np.ndarray, d: np.ndarray, L: np.ndarray, S: np.ndarray) -> pd.DataFrame:
+    """One run of one checkpoint per point (so both steps fit exactly these points)."""
+    rows = []
+    for i in range(len(L)):
+        base = dict(model=f"m{i:02d}", n_params=n[i], n_tokens=d[i], checkpoint_step=1)
+        base |= {"benchmark": "b", "flops": 6.0 * n[i] * d[i]}
+        rows += [dict(base, metric="bpb", value=L[i]), dict(base, metric="acc", value=S[i])]
+    return pd.DataFrame(rows)
+
+
+def _fit_points(obs: pd.DataFrame, input: str = "nd") -> TwoStepLadder:
+    """Both steps on every point as given: no drop, no averaging, no anchor, no resamples."""
+    est = TwoStepLadder(
+        benchmark="b",
+        input=input,
+        step1_points="all",
+        drop_first=0.0,
+        smooth=1,
+        anchor=False,
+        n_bootstrap=0,
+    )
+    return est.fit(obs)
+
+
+def _grid(n: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (N, D) pair of the two axes, flattened."""
+    nn, dd = np.meshgrid(n, d, indexing="ij")
+    return nn.ravel(), dd.ravel()
+
+
+_SMALL = np.exp(np.linspace(2.0, 2.5, 5))  # e^2..e^2.5: a steep power law spans a few units
+_HUGE = np.exp(np.linspace(41.5, 42.5, 5))  # e^41.5..e^42.5: e^205 N^-4.9 spans e^-3.3..e^1.7
+_N, _D = np.array(SIZES), np.geomspace(1e9, 1e11, 5)
+
+
+@pytest.mark.parametrize(
+    ("input", "law", "n", "d", "j"),
+    [
+        ("flops", (205.0, 4.9, 0.8), _HUGE / 6.0, np.ones(5), 0),
+        ("flops", (14.0, 6.0, 1.0), _SMALL / 6.0, np.ones(5), 1),
+        ("flops", (6.2, 0.15, 60.0), _N, 4.0 * _N, 2),
+        ("nd", (205.0, 6.5, 4.9, 0.3, 0.5), *_grid(_HUGE, _D), 0),
+        ("nd", (4.0, 205.0, 0.3, 4.9, 0.5), *_grid(_N, _HUGE), 1),
+        ("nd", (14.0, 6.5, 6.0, 0.3, 0.5), *_grid(_SMALL, _D), 2),
+        ("nd", (4.0, 14.0, 0.3, 6.0, 0.5), *_grid(_N, _SMALL), 3),
+        ("nd", (4.0, 6.5, 0.3, 0.3, 60.0), *_grid(_N, _D), 4),
+    ],
+)
+def test_step_one_stays_in_its_box_when_the_law_lies_beyond_it(
+    input: str, law: tuple[float, ...], n: np.ndarray, d: np.ndarray, j: int
+) -> None:
+    """Noiseless losses of a law with parameter ``j`` above its upper bound: the fit ends on
+    that bound (every other parameter inside the box), not at the law itself."""
+    f1 = TwoStepLadder(benchmark="b", input=input)._step1_spec()[0]
+    x = 6.0 * n * d if input == "flops" else (n, d)
+    L = f1(x, *law)
+    est = _fit_points(_points(n, d, L, np.full(len(L), 0.5)), input)
+    p = np.array(est.step1_.params)
+    hi = np.array(STEP1_BOX[input])
+    assert p[j] == pytest.approx(hi[j], abs=1e-6)
+    assert np.all(p >= 0.0) and np.all(p <= hi)
+
+
+_L = np.linspace(0.5, 3.0, 12)
+
+
+@pytest.mark.parametrize(
+    ("law", "L", "j", "edge"),
+    [
+        # a span of 1.3 seen only above score 0: the fit's span stops at 1
+        ((-1.3, 1.0, 3.0, 1.5), np.linspace(0.5, 1.9, 12), 0, -1.0),
+        # the sigmoid's midpoint below every loss (and below 0): held at L0 = 0
+        ((-0.8, 1.0, 2.0, -0.5), _L, 3, 0.0),
+        # the midpoint at 110 on losses 90..130: held at L0 = 100
+        ((-0.7, 0.95, 0.2, 110.0), np.linspace(90.0, 130.0, 12), 3, 100.0),
+    ],
+)
+def test_step_two_stays_in_its_box_when_the_law_lies_beyond_it(
+    law: tuple[float, ...], L: np.ndarray, j: int, edge: float
+) -> None:
+    S = ladder_module.sigmoid_accuracy(L, *law)
+    est = _fit_points(_points(np.full(12, 1e9), np.geomspace(1e9, 1e11, 12), L, S))
+    p = np.array(est.step2_.params)
+    assert p[j] == pytest.approx(edge, abs=1e-6)
+    assert np.all(p >= STEP2_BOX[0]) and np.all(p <= STEP2_BOX[1])
+
+
+def test_step_two_takes_a_jump_with_its_steepest_slope_and_a_gentle_law_as_it_is() -> None:
+    """A score that jumps between two losses has no finite best slope: the fit takes the
+    steepest in the box (k = 100, not past it). A gentle sigmoid (k = 0.5) or one centred below
+    L = 1 (L0 = 0.5) is recovered, so the lower bounds of k and L0 are 0, not 1."""
+    n, d = np.full(12, 1e9), np.geomspace(1e9, 1e11, 12)
+    jump = ladder_module.sigmoid_accuracy(_L, -0.7, 0.95, 300.0, 1.5)
+    k = _fit_points(_points(n, d, _L, jump)).step2_.params[2]
+    assert 99.0 < k <= 100.0
+    for law, L in (
+        ((-0.75, 1.0, 0.5, 3.0), np.linspace(0.5, 8.0, 12)),
+        ((-0.75, 1.0, 4.0, 0.5), np.linspace(0.1, 2.0, 12)),
+    ):
+        S = ladder_module.sigmoid_accuracy(L, *law)
+        assert _fit_points(_points(n, d, L, S)).step2_.params == pytest.approx(law, abs=1e-4)
+
+
+def test_a_score_rising_with_the_loss_is_not_fitted_as_a_rising_sigmoid() -> None:
+    """a <= 0: the fitted accuracy never rises with the loss, even where the data does (a
+    rising sigmoid, a = 0.5, fits these points exactly but lies outside the box)."""
+    S = ladder_module.sigmoid_accuracy(_L, 0.5, 0.2, 3.0, 1.5)
+    est = _fit_points(_points(np.full(12, 1e9), np.geomspace(1e9, 1e11, 12), _L, S))
+    p = est.step2_.params
+    assert p[0] <= 0.0
+    assert np.all(np.diff(ladder_module.sigmoid_accuracy(_L, *p)) <= 1e-12)
+    assert est.step2_.rss > 0.01  # far from the exact rising fit
+
+
+def test_a_failed_step_draws_no_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refitting a failed fit's (NaN) parameters is wasted work: no draws are made when either
+    step failed, and predict answers the failure (with the stand-in size note first)."""
+
+    def refuse(*a: Any, **k: Any) -> Any:
+        raise AssertionError("a resample was refitted after a failed fit")
+
+    monkeypatch.setattr(ladder_module, "batch_refit", refuse)
+    obs = ladder(n_models=2).rename(columns={"n_params": "n_params_nonembed"})
+    est = TwoStepLadder(benchmark="b", step1_points="final", n_bootstrap=5).fit(obs)
+    assert est.step1_.status == "failed" and est.step2_.ok and est._draws == []
+    t = pd.DataFrame({"model": ["x"], "n_params_nonembed": [7e9], "n_tokens": [1.4e11]})
+    (f,) = est.predict(t)
+    assert len(est.inputs_.notes) == 1 and not f.ok
+    assert f.notes == (
+        est.inputs_.notes[0],
+        "no forecast: chinchilla_loss failed: 2 points for 5 parameters",
+    )
+
+
+def test_the_fit_compute_fraction_needs_a_positive_target_compute() -> None:
+    """Any positive compute gives a fraction (even under one FLOP); zero or a negative entry
+    gives none rather than a meaningless or negative share. (An N, D fit: the targets' flops
+    column feeds the fraction only.)"""
+    est = TwoStepLadder(benchmark="b", step1_points="all", n_bootstrap=0).fit(ladder())
+    flops = [0.5, 2e21, 0.0, -1e21]
+    t = pd.DataFrame({"model": list("abcd"), "n_params": 7e9, "n_tokens": 1.4e11, "flops": flops})
+    got = [f.diagnostics["fit_flops_fraction"] for f in est.predict(t)]
+    assert got[0] == pytest.approx(FINAL_FLOPS / 0.5, rel=1e-12)
+    assert got[1] == pytest.approx(FINAL_FLOPS / 2e21, rel=1e-12)
+    assert got[2:] == [None, None]

@@ -344,15 +344,17 @@ def test_failed_forecasts_carry_the_request_and_the_stand_in_note() -> None:
     assert err_bad.loss_fit_.ok and err_bad._draws is None
 
 
-def test_score_sense_residuals_widen_the_interval_upwards() -> None:
-    """Error-law residuals (prediction - data) all >= 0: observed errors sit below the law, so
-    observed scores sit above it and only the upper end moves, by the inflated residual
-    0.05 * sqrt(15 / 12) (the refits of a noiseless chain add no spread)."""
+def test_error_law_residuals_widen_the_interval_towards_the_data() -> None:
+    """Error-law residuals (prediction - data) all >= 0: observed errors sit below the law, so a
+    new model's error may too, and only the lower end of the (error-sense) interval moves, by
+    the inflated residual 0.05 * sqrt(15 / 12) (the refits of a noiseless chain add no spread).
+    An interval that grew upwards would put the data's scatter on the side it never fell."""
     est = GadreChain(benchmark="avg", n_bootstrap=6).fit(chain_obs())
     est.error_fit_ = dataclasses.replace(est.error_fit_, residuals=(0.0,) * 10 + (0.05,) * 5)
     f = est.predict(BIG)[0]
-    assert f.lower == pytest.approx(f.point, abs=1e-6)
-    assert f.upper == pytest.approx(f.point + 0.05 * math.sqrt(15 / 12), abs=1e-6)
+    assert f.metric == "err"
+    assert f.upper == pytest.approx(f.point, abs=1e-6)
+    assert f.lower == pytest.approx(f.point - 0.05 * math.sqrt(15 / 12), abs=1e-6)
     g = GadreChain(benchmark="avg", n_bootstrap=6).fit(chain_obs())
     g.error_fit_ = est.error_fit_
     assert (g.predict(BIG)[0].lower, g.predict(BIG)[0].upper) == (f.lower, f.upper)
@@ -366,6 +368,23 @@ def test_pair_draws_reach_every_point_and_residual_draws_repeat() -> None:
     fit = _law_fit((1.0, -1.0, 2.0, -2.0), 1)
     est = GadreChain(bootstrap="residuals")
     assert any(len(set(est._draw(4, fit, rng).tolist())) < 4 for _ in range(20))
+
+
+def test_the_resamples_are_drawn_from_random_state() -> None:
+    """The same ``random_state`` draws the same resamples (a leaderboard table is the same every
+    time); another one draws others. On points off the law the refits then differ."""
+    shift = np.where(N > 2e8, 0.05, 0.0) * np.tile([1.0, 1.0, 0.0], 5)
+
+    def draws(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return (
+            GadreChain(benchmark="avg", n_bootstrap=4, random_state=seed)
+            .fit(chain_obs(shift))
+            ._draws
+        )
+
+    first, again, other = draws(3), draws(3), draws(4)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(first, again, strict=True))
+    assert not all(np.allclose(a[1], b[1]) for a, b in zip(first, other, strict=True))
 
 
 def test_bootstraps_refit_what_was_fitted() -> None:

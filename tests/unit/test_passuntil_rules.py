@@ -617,3 +617,35 @@ def test_summary_of_a_bootstrapped_shape() -> None:
         f"{cur.aic_linear - cur.aic_quadratic:.3g})"
     )
     assert cur.quadratic_ci[0] != cur.quadratic_ci[1] and cur.aic_quadratic != 0
+
+
+def test_sizes_below_one_are_positive() -> None:
+    """x in any unit: n_params in billions (0.1 .. 100) is positive, and the law in centred
+    z = log x - mean(log x) is the same line; only z0 moves, by log(1e9)."""
+    obs = ladder().assign(n_params=lambda d: d["n_params"] / 1e9)
+    est = PassUntilForecaster(benchmark="b", n_bootstrap=0).fit(obs)
+    a, b, sigma, z0 = _line(EST)
+    assert (est.line_.intercept, est.line_.slope) == pytest.approx((a, b), rel=1e-10)
+    assert est.line_.sigma == pytest.approx(sigma, rel=1e-10)
+    assert est.z0_ == pytest.approx(z0 - math.log(1e9), rel=1e-12)
+    f = est.predict(target(0.5, "half"))[0]
+    assert f.point == pytest.approx(math.exp(-math.exp(a + b * (math.log(5e8) - z0))), rel=1e-9)
+
+
+def test_when_every_model_is_sparse_none_is_dropped() -> None:
+    """Each model measured the shared items i0, i1 and three of its own: 5 of 14 items, below
+    half, for every model. Dropping them all would leave nothing, so all stay (no note) and the
+    law uses the items every model measured. Estimates by hand (i0, i1 of FULL; m3's budget is
+    20, so its i1 (20, 2) is s / n)."""
+    obs = ladder(FULL)
+    obs = obs[obs["item"].isin(["i0", "i1"])]
+    own = [
+        obs[(obs["model"] == f"m{m}") & (obs["item"] == "i0")].assign(item=f"own{m}_{k}")
+        for m in range(4)
+        for k in range(3)
+    ]
+    est = PassUntilForecaster(benchmark="b", n_bootstrap=0).fit(pd.concat([obs, *own]))
+    assert est.points_.index.tolist() == ["m0", "m1", "m2", "m3"] and est.notes_ == []
+    assert est.items_ == ["i0", "i1"]
+    pu = [0.015, 0.025, (1 / 39 + 0.09) / 2, (1 / 9 + 0.1) / 2]
+    assert est.points_["pu"].to_numpy() == pytest.approx(pu, rel=1e-12)
