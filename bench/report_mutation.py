@@ -42,6 +42,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "db/observations.py": (
         "tests/unit/test_observations.py",
         "tests/unit/test_observations_converters.py",
+        "tests/unit/test_observations_readers.py",
+        "tests/unit/test_observations_readers_csv.py",
+        "tests/unit/test_cli_input_defects.py",
     ),
     "predictors/backtest.py": (
         "tests/unit/test_backtest.py",
@@ -1064,6 +1067,21 @@ EQUIVALENT: dict[str, str] = {
     "predictors.densing.x_fit_densing_law__mutmut_67": "days as int64 for float64: np.ptp of whole days is 0 exactly when the float one is, and np.polyfit adds 0.0 to x (float64)",
     "predictors.densing.xǁDensingResultǁto_dict__mutmut_32": "pandas lower-cases to_dict's orient ('RECORDS' is 'records')",
     "predictors.densing.x_plot_densing__mutmut_62": "np.linspace's default num is 50",
+    # db/observations.py (its MODULES entry: 541 mutants, 14 survived)
+    "db.observations.x__not_utf8__mutmut_2": "unreachable: a line that fails to decode in the text stream fails alone (no UTF-8 sequence spans a newline), so the loop always raises",
+    "db.observations.x__open_text__mutmut_15": "codec names are case-insensitive: UTF-8-SIG is utf-8-sig",
+    "db.observations.x__open_text__mutmut_22": "codec names are case-insensitive: UTF-8-SIG is utf-8-sig",
+    "db.observations.x__read_csv__mutmut_80": "with len(record) == len(header), the padding adds [''] * 0, nothing",
+    "db.observations.x__unclosed_quote__mutmut_10": "opened's initial value is never returned: state reaches 'quoted' only where opened is assigned",
+    "db.observations.x__unclosed_quote__mutmut_11": "opened's initial value is never returned: state reaches 'quoted' only where opened is assigned",
+    "db.observations.x__unclosed_quote__mutmut_56": "the 'field' state is only ever compared as 'not start/quoted/quote', so any other value behaves the same",
+    "db.observations.x__unclosed_quote__mutmut_57": "the 'field' state is only ever compared as 'not start/quoted/quote', so any other value behaves the same",
+    "db.observations.x__unclosed_quote__mutmut_58": "the 'field' state is only ever compared as 'not start/quoted/quote', so any other value behaves the same",
+    "db.observations.x__unclosed_quote__mutmut_8": "opened's initial value is never returned: state reaches 'quoted' only where opened is assigned",
+    "db.observations.x__unclosed_quote__mutmut_9": "opened's initial value is never returned: state reaches 'quoted' only where opened is assigned",
+    "db.observations.x__utf8_lines__mutmut_24": "codec names are case-insensitive: UTF-8-SIG is utf-8-sig",
+    "db.observations.x__utf8_lines__mutmut_28": "codec names are case-insensitive: UTF-8 is utf-8",
+    "db.observations.x__utf8_lines__mutmut_6": "gzip.open's default mode is 'rb'",
     # --- mutE (session 6)
     # mutE fragment (predictors/observational_fit.py, predictors/observational.py). Lines for EQUIVALENT.
     # Measured with: bench/report_mutation.py --max-children 1 --no-diffs --tests <the module's *_rules.py> -- <module>

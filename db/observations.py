@@ -88,7 +88,9 @@ def _read_csv(path: Path, *, delimiter: str = ",", pad_short: bool = False) -> p
             raise ImportValidationError(
                 str(path), 1, None, "a header row", "an empty file"
             ) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        except csv.Error as exc:
             raise ImportValidationError(str(path), 1, None, "a CSV header row", str(exc)) from None
         header = [h.strip() for h in header]
         _check_quotes_closed(path, 1, kept, [], delimiter)
@@ -119,7 +121,9 @@ def _read_csv(path: Path, *, delimiter: str = ",", pad_short: bool = False) -> p
                 rows.append(record)
                 lines.append(start)
                 start = reader.line_num + 1
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        except csv.Error as exc:
             raise ImportValidationError(
                 str(path), start, None, "well-formed CSV", str(exc)
             ) from None
@@ -221,25 +225,50 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return df
 
 
+def _utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, decoded on its own (``\\n`` never occurs inside a
+    UTF-8 sequence), so a byte that is not UTF-8 is reported at its own line; a text stream
+    decodes in chunks and fails where the chunk starts, lines (or the whole header) earlier."""
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise ImportValidationError(
+                    str(path), number, None, "UTF-8 text", str(exc)
+                ) from None
+
+
+def _not_utf8(path: Path) -> ImportValidationError:
+    """The error at the first line that is not UTF-8 (the text reader only said the file had
+    one somewhere). Some line fails: a bad sequence cannot span a ``\\n``."""
+    try:
+        for _ in _utf8_lines(path):
+            pass
+    except ImportValidationError as exc:
+        return exc
+    raise AssertionError(path)  # unreachable (the docstring): a bug, not the file's fault
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object per line (JSON Lines: lines end at ``\\n``)."""
     records: list[dict[str, Any]] = []
     lines: list[int] = []
-    with _open_text(path) as fh:
-        for number, text in enumerate(fh, 1):
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ImportValidationError(
-                    str(path), number, None, "one JSON object per line", exc.msg
-                ) from None
-            if not isinstance(obj, dict):
-                raise ImportValidationError(
-                    str(path), number, None, "a JSON object", type(obj).__name__
-                )
-            records.append(obj)
-            lines.append(number)
+    for number, text in _utf8_lines(path):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImportValidationError(
+                str(path), number, None, "one JSON object per line", exc.msg
+            ) from None
+        if not isinstance(obj, dict):
+            raise ImportValidationError(
+                str(path), number, None, "a JSON object", type(obj).__name__
+            )
+        records.append(obj)
+        lines.append(number)
     if not records:
         raise ImportValidationError(str(path), None, None, "at least one JSON object", "none")
     df = pd.DataFrame.from_records(records).astype(object)
