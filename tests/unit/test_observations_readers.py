@@ -33,6 +33,14 @@ def _full(path: Path, rest: str) -> str:
     return "^" + re.escape(str(path) + rest) + "$"
 
 
+def _all_columns_missing(path: Path, got: str) -> str:
+    """The message for a file none of whose columns is a required one."""
+    return (
+        f"{path}, line 1, column model: expected columns model, benchmark, metric, value "
+        f"(missing: model, benchmark, metric, value), got {got}"
+    )
+
+
 def _csv_text(sep: str = ",") -> str:
     lines = [sep.join(ROWS[0])] + [sep.join(str(v) for v in r.values()) for r in ROWS]
     return "\n".join(lines) + "\n"
@@ -78,10 +86,7 @@ def test_tsv_with_commas_is_not_split_on_commas(tmp_path: Path) -> None:
     path.write_text(_csv_text(","))
     with pytest.raises(ImportValidationError) as info:
         read_observations(path)
-    assert str(info.value) == (
-        f"{path}, line 1, column model: expected columns model, benchmark, metric, value "
-        "(missing: model, benchmark, metric, value), got 'model,benchmark,metric,value'"
-    )
+    assert str(info.value) == _all_columns_missing(path, "'model,benchmark,metric,value'")
 
 
 def test_csv_with_tabs_is_not_split_on_tabs(tmp_path: Path) -> None:
@@ -300,10 +305,7 @@ def test_jsonl_empty_object_lines(tmp_path: Path) -> None:
     assert df.index.tolist() == [1, 2]
     with pytest.raises(ImportValidationError) as info:
         read_observations(path)
-    assert str(info.value) == (
-        f"{path}, line 1, column model: expected columns model, benchmark, metric, value "
-        "(missing: model, benchmark, metric, value), got no columns"
-    )
+    assert str(info.value) == _all_columns_missing(path, "no columns")
 
 
 def test_jsonl_wrong_value_type_names_its_line(tmp_path: Path) -> None:
