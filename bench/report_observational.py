@@ -6,9 +6,11 @@ Data come from ``$CAPCAST_DATA_DIR/sloth-openllm`` through the sloth importer an
 registry (the names ``capcast import sloth`` stores). Two tables:
 
 - ``curated``: the 121 base (not instruct) models of ``data_v1.csv`` with family, params, tokens,
-  FLOPs; base = the Leaderboard v1 six, targets = the Leaderboard v2 six (+ HumanEval).
+  FLOPs; base = the Leaderboard v1 six, targets = the Leaderboard v2 six (+ HumanEval), metric
+  ``acc``: the table holds their raw accuracies.
 - ``dumps``: pretrained models (type "pretrained") in both raw leaderboard dumps; no FLOPs or
   family there, so parameters stand in for compute and the organisation (``org/``) for family.
+  Targets are the Leaderboard v2 six's normalised ``score``.
 
 Splits, per target benchmark: ``cutoff`` (fit models up to the cutoff, predict those above: FLOPs
 8.4e22 on ``curated`` as in the issue; on ``dumps`` the 75th percentile of parameters, a fixed rule)
@@ -22,8 +24,10 @@ number of bootstrap refits (``N_BOOT``); nothing else is set per data set.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,33 +41,42 @@ from predictors.base import FitError, Forecast, Forecaster
 from predictors.baselines import SigmoidLogCompute
 from predictors.observational import OPENLLM_V1, ObservationalScaling
 
-CACHE = Path("/tmp/capcast-report-cache/observational.parquet")
+CACHE_DIR = Path("/tmp/capcast-report-cache")
 N_BOOT = 50
 CUTOFF_FLOPS = 8.4e22
-TARGETS = (
-    "leaderboard_ifeval/score",
-    "leaderboard_bbh@3shot/score",
-    "leaderboard_math_hard@4shot/score",
-    "leaderboard_gpqa/score",
-    "leaderboard_musr/score",
-    "leaderboard_mmlu_pro@5shot/score",
-    "humaneval/pass_rate",
+V2 = (
+    "leaderboard_ifeval",
+    "leaderboard_bbh@3shot",
+    "leaderboard_math_hard@4shot",
+    "leaderboard_gpqa",
+    "leaderboard_musr",
+    "leaderboard_mmlu_pro@5shot",
 )
+# The metric of the Leaderboard v2 six per data set: the curated table holds raw accuracies
+# (stored as "acc", as the dumps' "<X> Raw" columns), the dumps' targets are the normalised score.
+V2_METRIC = {"curated": "acc", "dumps": "score"}
+TARGETS = {
+    name: (*(f"{b}/{metric}" for b in V2), "humaneval/pass_rate")
+    for name, metric in V2_METRIC.items()
+}
 METHODS = ("sigmoid", "family_sigmoid", "ruan", "obs", "obs_planned")
 
 
 def load() -> dict[str, pd.DataFrame]:
     """Observations with canonical names: the curated base models, and the dumps' pretrained."""
     directory = Path(get_settings().data_dir) / "sloth-openllm"
-    if CACHE.is_file():
-        obs = pd.read_parquet(CACHE)
+    # named by the registry that mapped it: a changed registry (a metric renamed) maps afresh
+    spec = resources.files("db").joinpath("benchmarks.yaml").read_bytes()
+    cache = CACHE_DIR / f"observational-{hashlib.sha256(spec).hexdigest()[:12]}.parquet"
+    if cache.is_file():
+        obs = pd.read_parquet(cache)
     else:
         raw = sloth.sloth_observations(directory)
         obs, _ = registry().map_observations(raw, sloth.registry_sources(raw["source"]))
         obs = pd.DataFrame(obs).reset_index(drop=True)
         obs.attrs = {}
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        obs.to_parquet(CACHE)
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        obs.to_parquet(cache)
     cur = pd.read_csv(directory / "data_v1.csv")
     base_models = set(cur.loc[~cur["Instruct"].astype(bool), "Model"].str.strip())
     curated = obs[obs["source"].str.endswith("data_v1.csv") & obs["model"].isin(base_models)]
@@ -163,7 +176,7 @@ def run(name: str, obs: pd.DataFrame, quick: bool) -> pd.DataFrame:
     meta = obs.groupby("model")[["family", "n_params", "n_tokens", "flops"]].first()
     base = wide(obs, OPENLLM_V1)
     rows: list[dict[str, Any]] = []
-    for target in TARGETS[:2] if quick else TARGETS:
+    for target in TARGETS[name][:2] if quick else TARGETS[name]:
         bench, _, metric = target.rpartition("/")
         y = wide(obs, (target,)).get(target)
         if y is None or y.notna().sum() < 10:
@@ -249,7 +262,7 @@ def main() -> None:
     quick = "--quick" in sys.argv
     data = load()
     res = pd.concat([run(name, obs, quick) for name, obs in data.items()], ignore_index=True)
-    res.to_csv("/tmp/capcast-report-cache/observational_rows.csv", index=False)
+    res.to_csv(CACHE_DIR / "observational_rows.csv", index=False)
     print("MAE in points (90%-interval coverage); n = predicted models (LOFO: all families)\n")
     print(table(res))
     if not math.isfinite(float(res["point"].astype(float).mean())):

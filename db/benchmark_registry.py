@@ -95,6 +95,7 @@ class _Pattern:
     source: str
     regex: re.Pattern[str]
     template: str
+    named: re.Pattern[str]  # the canonical task names the template makes
     shots: int | None
     metric_from: str | None
     metric: str | None
@@ -233,7 +234,7 @@ class Registry:
         m = _SHOT_SUFFIX.match(name)
         base = m.group("task") if m else name
         for p in self._patterns:
-            if p.template.startswith("mmlu_") and base.startswith("mmlu_"):
+            if p.named.match(base):
                 return TaskSpec(task=base, **p.spec)
         return None
 
@@ -313,6 +314,7 @@ def _pattern(p: dict[str, Any]) -> _Pattern:
         source=str(p["source"]),
         regex=re.compile(str(p["regex"])),
         template=str(p["task"]),
+        named=re.compile("^" + re.escape(str(p["task"])).replace(r"\{0\}", "(.+)") + "$"),
         shots=None if p.get("shots") is None else int(p["shots"]),
         metric_from=p.get("from"),
         metric=p.get("metric"),

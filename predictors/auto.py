@@ -35,7 +35,13 @@ method that forecasts every target (exponential) 0.0652. On bench/report_auto.py
 (fit <= 1.4B, predict 2.8B-12B, six tasks; mean absolute error over 36 targets): separated
 0.0200, pick-best 0.0251, exponential 0.0250, inverse-MSE 0.0365, median 0.0434 (1.74x the
 best). The rule and its level were chosen over those cells, so its margins there are
-optimistic.
+optimistic. Rejected on the same cells (2026-12-06): the median of the fold-best and the methods
+it does not beat at the sign test, 0.0621 (1.65x the best single method on pythia-sampling, where
+"separated" is 1.43x and "median" 1.27x); adding ``single_step`` to the candidates, 1.23x on
+pythia-sampling but 1.44x on gadre-overtraining (from 0.98x). On pythia-sampling the folds rank
+the laws in the reverse of their order at the held-out targets (fold RMSE passuntil 0.0054, cod
+0.0076, exponential 0.0126, sigmoid 0.0353 from one fold fitted on models <= 410M; at the target
+sigmoid and cod are best), so no rule that follows fold evidence reaches 1.25x there.
 ``"best"``: all weight on the lowest fold MSE, split evenly on exact ties.
 ``"inverse_mse"``: ``w_m ∝ 1 / MSE_m``. Both compare methods on the fold targets every used
 method forecast. Before ``"median"``, these two were compared on two datasets at once (fit below

@@ -18,6 +18,8 @@ from scipy.stats import norm
 
 #: Bounds on F = log(-log p): p from about 1 - 1e-13 down to exp(-e^30); keeps fits finite.
 F_BOUNDS = (-30.0, 30.0)
+#: |slope| of a per-item law in :func:`binomial_lines` (F per unit of z) stops here.
+SLOPE_BOUND = 20.0
 
 
 def upper_bound_zero(n: np.ndarray | float, level: float = 0.95) -> np.ndarray:
@@ -151,6 +153,8 @@ def binomial_lines(
     that no model ever passed (or always passed) from running off to infinite parameters. The
     likelihood is concave in (b0, b1) (a complementary log-log model), so a damped Newton
     iteration, vectorised over items, finds each maximum; returns intercepts (at z = 0), slopes.
+    A slope held at +-:data:`SLOPE_BOUND` (separated items without a ridge) gets the best
+    intercept for that slope.
     """
     z = np.asarray(z, dtype=float)
     n, s = np.atleast_2d(np.asarray(n, dtype=float)), np.atleast_2d(np.asarray(s, dtype=float))
@@ -173,10 +177,14 @@ def binomial_lines(
         h11 = -(d2 * zc**2).sum(axis=1) + 2 * ridge
         det = np.maximum(h00 * h11 - h01**2, 1e-12)
         step0, step1 = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        # a slope held at its bound by a step that points out of the box: Newton in the
+        # intercept alone (the joint step assumed the slope would move)
+        held = ((b1 <= -SLOPE_BOUND) & (step1 > 0)) | ((b1 >= SLOPE_BOUND) & (step1 < 0))
+        step0, step1 = np.where(held, g0 / h00, step0), np.where(held, 0.0, step1)
         t = np.ones_like(b0)
         for _ in range(40):  # halve each item's step until its objective does not increase
             c0 = np.clip(b0 - t * step0, *F_BOUNDS)
-            c1 = np.clip(b1 - t * step1, -20.0, 20.0)
+            c1 = np.clip(b1 - t * step1, -SLOPE_BOUND, SLOPE_BOUND)
             new = objective(c0, c1)
             bad = ~(new <= obj + 1e-12)
             if not bad.any():

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from db import model_identity
-from db.benchmark_registry import registry
+from db.benchmark_registry import registry, task_of
 from db.errors import ImportValidationError
 from db.importers import benchbench, epoch, gadre, lmeval, lmeval_db, pythia, pythia_sampling, sloth
 from db.importers.download import resolve_dataset
@@ -150,9 +150,7 @@ def import_sloth(
     df = sloth.sloth_observations(resolve_dataset("sloth-openllm", directory), dumps=dumps)
     df, extra = _canonical(df, sloth.registry_sources(df["source"]))
     attrs = {
-        b: {"kind": "leaderboard"}
-        for b in df["benchmark"].unique()
-        if registry().spec_of(str(b)) is None
+        b: {"kind": "leaderboard"} for b in df["benchmark"].unique() if task_of(str(b)) is None
     }
     with transaction(engine) as session:
         report = _load_joined(

@@ -4,8 +4,12 @@ family/size table and the raw leaderboard dumps.
 - ``data_v1.csv`` / ``data_v2.csv`` (curated, ~190 models): model and family as given, n_params =
   ``#Params (B)``·1e9, n_tokens = ``Pretraining Data Size (T)``·1e12, flops = ``FLOPs (1E21)``·1e21;
   every score column is a benchmark of that name with metric ``score`` (0..1 as published),
-  ``Arena-Elo`` metric ``elo``, ``MTBench`` metric ``score``. The ``date`` column is a hub date,
-  not a release date, so it is not used as one.
+  ``Arena-Elo`` metric ``elo``, ``MTBench`` metric ``score``; the benchmark registry then names
+  the metric (db/benchmarks.yaml). The Leaderboard v2 columns IFEval, BBH, MATH Lvl 5, GPQA, MUSR
+  and MMLU-PRO are raw accuracies rounded to 2 places, not the leaderboard's normalised score
+  (bloom-1b1's BBH 0.31 is the dump's ``BBH Raw`` 0.31, not its ``BBH`` 4.04), so they are stored
+  as metric ``acc``, beside the dumps' ``<X> Raw`` rows. The ``date`` column is a hub date, not a
+  release date, so it is not used as one.
 - ``open-llm-leaderboard_old.csv`` (v1, 7,169 rows) and ``_new.csv`` (v2, 729 rows): model = HF repo
   id, benchmarks ARC, HellaSwag, ... (v1) and IFEval, BBH, ... (v2) with metric ``score`` = the
   published percentage / 100 (v2's ``<X> Raw`` columns become metric ``acc`` of benchmark X);

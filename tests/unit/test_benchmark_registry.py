@@ -119,20 +119,20 @@ def test_sloth_v2_table_maps_the_leaderboard_v2_columns(shared_data: Path) -> No
     df = sloth.sloth_observations(shared_data / "sloth-openllm", dumps=False)
     v2 = df[df["source"].str.endswith("data_v2.csv")]
     out, unmatched = registry().map_observations(v2, sloth.registry_sources(v2["source"]))
-    # data_v2.csv line 177: yi-1.5-34b, Open LLM Leaderboard v2 normalised scores (PROVENANCE.md)
+    # data_v2.csv line 177: yi-1.5-34b, Open LLM Leaderboard v2 raw accuracies (PROVENANCE.md says
+    # normalised scores, but they are the v2 dump's "<X> Raw" of 01-ai/Yi-1.5-34B: its BBH is 42.75)
     yi = out[out["model"] == "yi-1.5-34b"].set_index("benchmark")
     expect = {"leaderboard_ifeval": 0.28, "leaderboard_bbh@3shot": 0.60,
               "leaderboard_math_hard@4shot": 0.14, "leaderboard_gpqa": 0.37,
               "leaderboard_musr": 0.42, "leaderboard_mmlu_pro@5shot": 0.47}  # fmt: skip
     for name, value in expect.items():
-        assert yi.loc[name, "metric"] == "score"  # normalised, kept apart from raw accuracies
+        assert yi.loc[name, "metric"] == "acc"  # raw, beside the dump's "<X> Raw", not its score
         assert yi.loc[name, "value"] == value  # copied, not rescaled: exact
     # its v1 columns, in the same row, land on the v1 names as data_v1.csv's do
     assert yi.loc["winogrande@5shot", "value"] == 0.8406
     assert yi.loc["winogrande@5shot", "metric"] == "acc"
-    # the v2 sub-task columns have no canonical task yet: all 37 are listed, nothing else
-    subtask = ("sloth:bbh_", "sloth:gpqa_", "sloth:musr_", "sloth:math_")
-    assert len(unmatched) == 37 and all(u.startswith(subtask) for u in unmatched)
+    # the 37 v2 sub-task columns map to lm-eval's leaderboard task names too: nothing is left
+    assert unmatched == []
     assert {"leaderboard_ifeval", "leaderboard_bbh@3shot"} <= set(out["benchmark"])
     assert not ({"IFEval", "BBH", "MATH Lvl 5", "GPQA", "MUSR", "MMLU-PRO"} & set(out["benchmark"]))
 

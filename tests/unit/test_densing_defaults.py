@@ -28,6 +28,7 @@ def test_ceiling_is_one_for_bounded_accuracies_only() -> None:
     assert score_ceiling("arc_challenge@25shot", "acc_norm") == 1.0
     assert score_ceiling("mmlu_anatomy@5shot", "acc") == 1.0  # a pattern task
     assert score_ceiling("leaderboard_gpqa", "score") == 1.0
+    assert score_ceiling("leaderboard_gpqa", "acc") == 1.0  # sloth's curated raw accuracy
     assert score_ceiling("lambada_openai", "ppl") is None  # a loss
     assert score_ceiling("arena_elo", "elo") is None  # a rating
     assert score_ceiling("mt_bench", "score") is None  # a leaderboard aggregate on 1-10
