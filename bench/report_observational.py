@@ -1,6 +1,7 @@
 """Backtests of the ``observational`` predictor (issue 15) on sloth-openllm and the leaderboard dumps.
 
-Usage: ``.venv/bin/python bench/report_observational.py [--quick]``
+Usage: ``.venv/bin/python bench/report_observational.py [--quick | --leaderboard]``
+(``--leaderboard``: the pooled leaderboard of the curated table instead, below).
 
 Data come from ``$CAPCAST_DATA_DIR/sloth-openllm`` through the sloth importer and the benchmark
 registry (the names ``capcast import sloth`` stores). Two tables:
@@ -20,6 +21,11 @@ else the pooled sigmoid), ``ruan`` (PCA-3 of raw mean-imputed scores, sigmoid li
 else), ``obs`` (this predictor with its defaults, existing models from their base scores) and
 ``obs_planned`` (the same fit, targets given only family and FLOPs). Every method uses the same
 number of bootstrap refits (``N_BOOT``); nothing else is set per data set.
+
+``--leaderboard`` scores the curated table's targets with :mod:`predictors.leaderboard`'s pooled
+cells (``capcast leaderboard --pooled``): the models above the 75% quantile of FLOPs held out,
+so ``observational`` forecasts them as planned models, beside ``sigmoid``, ``exponential`` and
+``auto`` (100 bootstrap resamples, seed 0).
 """
 
 from __future__ import annotations
@@ -258,9 +264,42 @@ def table(res: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def pooled_leaderboard(curated: pd.DataFrame) -> str:
+    """Markdown: the pooled leaderboard of the curated table's targets, per method and target."""
+    from predictors.leaderboard import leaderboard
+
+    board = leaderboard(
+        curated,
+        methods=["observational", "sigmoid", "exponential", "auto"],
+        benchmarks=[t.rpartition("/")[0] for t in TARGETS["curated"]],
+        metrics=sorted({t.rpartition("/")[2] for t in TARGETS["curated"]}),
+        pooled=True,
+    )
+    t = board.table()
+    lines = ["| method | targets | refused | mean abs err (points) | max | 90% coverage |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in t.to_dict("records"):
+        lines.append(
+            f"| {r['method']} | {r['n']} | {r['n_refused']} | {100 * r['mean_abs_error']:.1f} "
+            f"| {100 * r['max_abs_error']:.1f} | {r['coverage']:.0%} |"
+        )
+    per = board.cells().pivot_table(index="benchmark", columns="method", values="mean_abs_error")
+    lines += [
+        "",
+        "| target | " + " | ".join(per.columns) + " |",
+        "|---|" + "---:|" * len(per.columns),
+    ]
+    for bench, row in per.iterrows():
+        lines.append(f"| {bench} | " + " | ".join(f"{100 * v:.1f}" for v in row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     data = load()
+    if "--leaderboard" in sys.argv:
+        print(pooled_leaderboard(data["curated"]))
+        return
     res = pd.concat([run(name, obs, quick) for name, obs in data.items()], ignore_index=True)
     res.to_csv(CACHE_DIR / "observational_rows.csv", index=False)
     print("MAE in points (90%-interval coverage); n = predicted models (LOFO: all families)\n")

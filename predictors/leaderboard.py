@@ -13,6 +13,13 @@ standard splits are scored by the same rule as :func:`predictors.backtest.backte
     model's final checkpoint predicted from the family's rows in the first ``checkpoint_fraction``
     of each model's training (by tokens, else by step).
 
+With ``pooled=True`` a cell spans every family instead (family ``"(all families)"``), for the
+methods that learn across families (``observational``) and the baselines they must beat:
+
+``cutoff``
+    the models above the 75% quantile of training compute across families held out; fit on
+    every family's other models.
+
 A method that raises :class:`~predictors.base.FitError` or ``ValueError``, or returns a forecast
 without a finite point, *refused* that target: refusals are counted and their messages kept,
 never dropped, since a method that refuses hard cells would otherwise look better than it is.
@@ -52,7 +59,13 @@ from predictors.filters import parse_filter
 from predictors.selection import final_checkpoint, task_level
 
 #: The splits, in table order.
-SPLITS: tuple[str, ...] = ("largest", "two_largest", "checkpoints")
+SPLITS: tuple[str, ...] = ("largest", "two_largest", "checkpoints", "cutoff")
+#: The family label of a cell that spans every family (``pooled=True``).
+POOLED = "(all families)"
+#: Fewest families with scores on a (benchmark, metric) for it to get a pooled cell.
+MIN_POOLED_FAMILIES = 3
+#: The pooled ``cutoff`` split holds out the models above this quantile of training compute.
+CUTOFF_QUANTILE = 0.75
 #: Most (family, benchmark, metric) cells one leaderboard scores; the rest are counted, not run.
 MAX_CELLS = 500
 #: Default cells per call: a dashboard page or REST request stays within a fit budget.
@@ -85,8 +98,9 @@ class Split:
     description: str
 
 
-def _compute(rows: pd.DataFrame) -> pd.Series:
-    """Training compute per model at its final checkpoint: ``flops``, else 6·N·D, else N."""
+def _compute(rows: pd.DataFrame, params_fallback: bool = True) -> pd.Series:
+    """Training compute per model at its final checkpoint: ``flops``, else 6·N·D, else N (only
+    within a family, where N ranks models as compute does: ``params_fallback``)."""
     final = final_checkpoint(rows)
     if "n_params" not in final.columns:
         raise ValueError("leaderboard: observations lack n_params to rank models by size")
@@ -96,7 +110,8 @@ def _compute(rows: pd.DataFrame) -> pd.Series:
     if "flops" in final:
         f = pd.to_numeric(final["flops"], errors="coerce")
         c = f.where(np.isfinite(f), c)
-    c = c.where(np.isfinite(c), n)
+    if params_fallback:
+        c = c.where(np.isfinite(c), n)
     return pd.Series(c.astype(float).to_numpy(), index=final["model"].astype(str).to_numpy())
 
 
@@ -120,6 +135,29 @@ def largest_splits(family_obs: pd.DataFrame, benchmark: str, metric: str) -> lis
         actual = final_checkpoint(task_level(cell[cell["model"].astype(str).isin(held)]))
         out.append(Split(name, fit, actual, f"hold out {', '.join(held)}"))
     return out
+
+
+def cutoff_split(
+    obs: pd.DataFrame, benchmark: str, metric: str, quantile: float = CUTOFF_QUANTILE
+) -> Split | None:
+    """The models above the ``quantile`` of final training compute, across every family, held
+    out; fit on all rows of the others (every benchmark: the base scores a cross-family method
+    reads). Compute is FLOPs, else 6·N·D (parameters alone do not compare across families);
+    models without it are left out on both sides, so every method sees the same models. None when fewer than two compute values would stay, or none would be held
+    out."""
+    cell = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
+    compute = _compute(task_level(cell), params_fallback=False).dropna()
+    if compute.empty:
+        return None
+    cut = float(np.quantile(compute.to_numpy(), quantile))
+    held = sorted(str(m) for m in compute.index[compute > cut])
+    if not held or compute[compute <= cut].nunique() < 2:
+        return None
+    measured = _compute(task_level(obs), params_fallback=False).dropna().index.astype(str)
+    models = obs["model"].astype(str)
+    fit = obs[models.isin(measured) & ~models.isin(held)]
+    actual = final_checkpoint(task_level(cell[cell["model"].astype(str).isin(held)]))
+    return Split("cutoff", fit, actual, f"hold out {len(held)} models above {cut:.3g} compute")
 
 
 def _progress(rows: pd.DataFrame) -> tuple[str, pd.Series] | None:
@@ -355,6 +393,13 @@ def _datasets(obs: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+def _pooled_dataset(obs: pd.DataFrame, benchmark: str, metric: str) -> str:
+    """A pooled cell's dataset: the most common ``source`` of its rows, else "pooled"."""
+    cell = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
+    src = cell["source"].dropna() if "source" in cell.columns else pd.Series(dtype=object)
+    return str(src.mode().iat[0]) if len(src) else "pooled"
+
+
 def leaderboard(
     observations: pd.DataFrame,
     *,
@@ -367,13 +412,16 @@ def leaderboard(
     alpha: float = 0.1,
     random_state: int = 0,
     dataset: str | None = None,
+    pooled: bool = False,
 ) -> LeaderboardResult:
     """Backtest ``methods`` (default: every registered one) on every cell of ``observations``.
 
     Cells are taken in sorted (family, benchmark, metric) order up to ``max_cells``
     (at most :data:`MAX_CELLS`); those left out are counted in the notes. A ValueError names a
     bad argument (unknown method, cap exceeded, no cell selected). ``dataset`` labels every
-    cell (default: the family's most common ``source``, else the family).
+    cell (default: the family's most common ``source``, else the family). ``pooled``: one cell
+    per (benchmark, metric) that at least :data:`MIN_POOLED_FAMILIES` of the selected families
+    have scores on, scored on the ``cutoff`` split (module docstring).
     """
     from predictors.registry import METHODS
 
@@ -397,11 +445,26 @@ def leaderboard(
             keep &= obs[col].isin(list(wanted))
     cell_keys = sorted(set(zip(obs.loc[keep, "family"], obs.loc[keep, "benchmark"],
                                obs.loc[keep, "metric"], strict=True)))  # fmt: skip
+    notes = []
+    if pooled:
+        if families:
+            obs = obs[obs["family"].isin(list(families))]
+        count = obs.loc[keep.loc[obs.index]].groupby(["benchmark", "metric"])["family"].nunique()
+        wide = count[count >= MIN_POOLED_FAMILIES]
+        cell_keys = [(POOLED, str(b), str(m)) for b, m in sorted(wide.index)]
+        if not cell_keys:
+            raise ValueError(
+                f"leaderboard: pooled cells need a benchmark with scores from at least "
+                f"{MIN_POOLED_FAMILIES} families; the most any has is {int(count.max()) if len(count) else 0}"
+            )
+        notes.append(
+            f"pooled: one cell per benchmark over every family, the models above the "
+            f"{CUTOFF_QUANTILE:.0%} quantile of training compute held out"
+        )
     if not cell_keys:
         raise ValueError("leaderboard: no (family, benchmark, metric) cell matches the selection")
     datasets = _datasets(obs)
     run = cell_keys[:max_cells]
-    notes = []
     if len(cell_keys) > len(run):
         notes.append(
             f"{len(cell_keys) - len(run)} of {len(cell_keys)} cells left out by max_cells="
@@ -410,16 +473,22 @@ def leaderboard(
     rows: list[dict[str, Any]] = []
     by_family = {str(f): g for f, g in obs.groupby("family", sort=False)}
     for family, benchmark, metric in run:
-        fam = by_family[str(family)]
-        splits = largest_splits(fam, benchmark, metric)
-        ckpt = checkpoint_split(fam, benchmark, metric)
-        splits += [ckpt] if ckpt is not None else []
+        if family == POOLED:
+            cut = cutoff_split(obs, benchmark, metric)
+            splits = [cut] if cut is not None else []
+            label = dataset or _pooled_dataset(obs, benchmark, metric)
+        else:
+            fam = by_family[str(family)]
+            splits = largest_splits(fam, benchmark, metric)
+            ckpt = checkpoint_split(fam, benchmark, metric)
+            splits += [ckpt] if ckpt is not None else []
+            label = dataset or datasets[str(family)]
         if not splits:
             notes.append(f"{family}/{benchmark}/{metric}: fewer than three model sizes, no split")
         for split in splits:
             for method in chosen:
                 est = _estimator(method, benchmark, metric, alpha, n_bootstrap, random_state)
-                cell = {"dataset": dataset or datasets[str(family)], "family": str(family),
+                cell = {"dataset": label, "family": str(family),
                         "benchmark": str(benchmark), "metric": str(metric),
                         "split": split.name, "method": method}  # fmt: skip
                 rows += [{**cell, **r} for r in score_split(est, split)]

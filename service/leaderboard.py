@@ -74,6 +74,7 @@ def predictor_args(query: LeaderboardQuery) -> dict[str, Any]:
         "n_bootstrap": query.n_bootstrap,
         "alpha": query.alpha,
         "random_state": query.random_state,
+        "pooled": query.pooled,
     }
 
 

@@ -577,6 +577,11 @@ class LeaderboardQuery(Schema):
     )
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
     random_state: Annotated[int, Field(ge=0, le=INT32_MAX)] = 0
+    pooled: bool = Field(
+        False,
+        description="One cell per benchmark over every family (at least 3), the models above "
+        "the 75% quantile of training FLOPs held out (for observational)",
+    )
 
 
 class LeaderboardRow(Schema):

@@ -51,6 +51,15 @@ def leaderboard(
     ] = 24,
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per fit.")] = 100,
     random_state: Annotated[int, typer.Option(help="Seed of every method.")] = 0,
+    pooled: Annotated[
+        bool,
+        typer.Option(
+            "--pooled",
+            help="One cell per benchmark over every family (at least 3), the models above the "
+            "75% quantile of training FLOPs held out: for methods that learn across families "
+            "(observational).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole leaderboard as JSON on stdout.")
     ] = False,
@@ -76,6 +85,7 @@ def leaderboard(
                 obs, methods=chosen, families=[family] if family else None,
                 benchmarks=[benchmark] if benchmark else None, metrics=[metric] if metric else None,
                 max_cells=max_cells, n_bootstrap=n_bootstrap, random_state=random_state,
+                pooled=pooled,
             )  # fmt: skip
     except ValueError as exc:
         fail(str(exc))

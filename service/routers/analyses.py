@@ -64,11 +64,14 @@ def leaderboard(
     n_bootstrap: Annotated[int, Query(ge=0, le=1000)] = 100,
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.1,
     random_state: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    pooled: bool = False,
 ) -> LeaderboardOut:
     """Every method backtested on every (family, benchmark, metric) the query selects: the
     largest model(s) held out, the two largest, and each final checkpoint from the first 60% of
-    training; mean and max absolute error, interval coverage and refusals. Runs within the fit
-    budget (CAPCAST_FIT_TIMEOUT_S); ``methods`` is a comma-separated list."""
+    training; mean and max absolute error, interval coverage and refusals. ``pooled``: one cell
+    per benchmark over every family, the models above the 75% quantile of training FLOPs held
+    out. Runs within the fit budget (CAPCAST_FIT_TIMEOUT_S); ``methods`` is a comma-separated
+    list."""
     from service.leaderboard import leaderboard as compute
 
     try:
@@ -76,6 +79,7 @@ def leaderboard(
             methods=[m.strip() for m in (methods or "").split(",") if m.strip()],
             family=family or None, benchmark=benchmark or None, metric=metric or None,
             max_cells=max_cells, n_bootstrap=n_bootstrap, alpha=alpha, random_state=random_state,
+            pooled=pooled,
         )  # fmt: skip
     except ValidationError as exc:
         raise ApiError(422, validation_summary(exc), where="query") from None

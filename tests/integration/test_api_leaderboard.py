@@ -70,6 +70,8 @@ def test_leaderboard_over_rest_matches_backtest(db_url: str, tmp_path: Path) -> 
         assert bad.status_code == 422 and "unknown method" in bad.text
         none = c.get("/v1/leaderboard", params={"family": "absent"})
         assert none.status_code == 404
+        one = c.get("/v1/leaderboard", params={**params, "pooled": "true"})  # one family only
+        assert one.status_code == 422 and "at least 3 families" in one.text
     assert server_log_errors(log) == [], log.read_text()
 
     assert board["n_cells"] == board["n_cells_total"] == 1
