@@ -209,7 +209,12 @@ def test_leaderboard_page_shows_the_rest_numbers(db_url: str, tmp_path: Path) ->
         assert ask.status_code == 200 and 'id="leaderboard-message"' in ask.text
         bad = page.get("/dashboard/leaderboard", params={"family": "lab", "methods": "nope"})
         assert bad.status_code == 422 and 'id="leaderboard-error"' in bad.text
+        one = page.get("/dashboard/leaderboard", params={**params, "pooled": "true"})
     assert server_log_errors(log) == [], log.read_text()
+    # pooled cells need three families; the lab has one: the reason, and the box stays ticked
+    assert one.status_code == 422 and "at least 3 families" in one.text
+    assert 'value="true" checked> pooled over families' in one.text
+    assert 'value="true"> pooled over families' in html.text  # unticked by default
     assert '<a href="/dashboard/leaderboard">leaderboard</a>' in html.text
     assert 'data-cells="1" data-cells-total="1"' in html.text
     shown = re.findall(r'<tr data-method="([^"]+)" data-mae="([^"]*)">', html.text)
