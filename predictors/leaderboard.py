@@ -143,8 +143,8 @@ def cutoff_split(
     """The models above the ``quantile`` of final training compute, across every family, held
     out; fit on all rows of the others (every benchmark: the base scores a cross-family method
     reads). Compute is FLOPs, else 6·N·D (parameters alone do not compare across families);
-    models without it are left out on both sides, so every method sees the same models. None when fewer than two compute values would stay, or none would be held
-    out."""
+    models without it are left out on both sides, so every method sees the same models. None
+    when fewer than two compute values would stay, or none would be held out."""
     cell = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
     compute = _compute(task_level(cell), params_fallback=False).dropna()
     if compute.empty:
@@ -453,9 +453,10 @@ def leaderboard(
         wide = count[count >= MIN_POOLED_FAMILIES]
         cell_keys = [(POOLED, str(b), str(m)) for b, m in sorted(wide.index)]
         if not cell_keys:
+            most = int(count.max()) if len(count) else 0
             raise ValueError(
                 f"leaderboard: pooled cells need a benchmark with scores from at least "
-                f"{MIN_POOLED_FAMILIES} families; the most any has is {int(count.max()) if len(count) else 0}"
+                f"{MIN_POOLED_FAMILIES} families; the most any has is {most}"
             )
         notes.append(
             f"pooled: one cell per benchmark over every family, the models above the "

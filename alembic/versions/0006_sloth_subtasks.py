@@ -7,11 +7,12 @@ the column names with metric ``score``. ``db/benchmarks.yaml`` now names them as
 leaderboard tasks do; this moves measurements already stored to those names, with the patterns as
 they were at this revision (frozen below: a migration never changes after release):
 ``bbh_X/score`` -> ``leaderboard_bbh_X@3shot/acc_norm``, ``gpqa_X/score`` ->
-``leaderboard_gpqa_X/acc_norm``, ``math_X_hard/score`` -> ``leaderboard_math_X_hard@4shot/exact_match``,
-``musr_X/score`` -> ``leaderboard_musr_X/acc_norm``; values are unchanged (the columns hold the raw
-metric). Only rows whose source is a sloth curated table (``sloth-openllm/``, not the leaderboard
-dumps) move. A benchmark row left with no measurement, item or run is deleted, and the data
-versions of the old and new names are bumped, as in 0005.
+``leaderboard_gpqa_X/acc_norm``, ``math_X_hard/score`` ->
+``leaderboard_math_X_hard@4shot/exact_match``, ``musr_X/score`` ->
+``leaderboard_musr_X/acc_norm``; values are unchanged (the columns hold the raw metric). Only
+rows whose source is a sloth curated table (``sloth-openllm/``, not the leaderboard dumps) move.
+A benchmark row left with no measurement, item or run is deleted, and the data versions of the
+old and new names are bumped, as in 0005.
 
 The curated tables' IFEval, BBH, MATH Lvl 5, GPQA, MUSR and MMLU-PRO columns are raw accuracies
 (bloom-1b1's BBH 0.31 is the v2 dump's ``BBH Raw``, not its normalised ``BBH`` 4.04), but 0005
@@ -20,10 +21,10 @@ Their rows (``leaderboard_ifeval``, ``leaderboard_bbh@3shot``, ``leaderboard_mat
 ``leaderboard_gpqa``, ``leaderboard_musr``, ``leaderboard_mmlu_pro@5shot``; curated sources only)
 get metric ``acc``, the dumps' ``<X> Raw`` rows' metric, with values unchanged; the dumps' own
 ``score`` rows stay. MMLU subject rows (``mmlu_<subject>@5shot``) that 0005's sloth import
-created with kind ``leaderboard`` get the registry's kind (multiple_choice) and chance (0.25). Where an ``acc`` row of the same model, benchmark, step and source already
-exists (not at 0005, whose import stored no such row), it is kept and the ``score`` row deleted:
-it holds the same column's value. The data versions of those benchmarks are bumped. No schema
-change.
+created with kind ``leaderboard`` get the registry's kind (multiple_choice) and chance (0.25).
+Where an ``acc`` row of the same model, benchmark, step and source already exists (not at 0005,
+whose import stored no such row), it is kept and the ``score`` row deleted: it holds the same
+column's value. The data versions of those benchmarks are bumped. No schema change.
 
 Downgrade does nothing: moved measurements keep their canonical names (the old benchmark rows are
 not recreated), as 0005's downgrade does, and renamed ones keep metric ``acc``.
