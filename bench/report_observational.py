@@ -17,15 +17,16 @@ Splits, per target benchmark: ``cutoff`` (fit models up to the cutoff, predict t
 8.4e22 on ``curated`` as in the issue; on ``dumps`` the 75th percentile of parameters, a fixed rule)
 and ``lofo`` (leave one family out, every family with a target score). Methods: ``sigmoid`` (log
 FLOPs alone), ``family_sigmoid`` (per family when its training part has 3+ models with the target,
-else the pooled sigmoid), ``ruan`` (PCA-3 of raw mean-imputed scores, sigmoid link 0..1, nothing
-else), ``obs`` (this predictor with its defaults, existing models from their base scores) and
-``obs_planned`` (the same fit, targets given only family and FLOPs). Every method uses the same
+else the pooled sigmoid), ``ruan`` (PCA-3 of raw mean-imputed scores, sigmoid link 0..1, no
+family effect, nothing else), ``obs`` (this predictor with its defaults, existing models from
+their base scores, plus their family's effect where the fit finds one) and ``obs_planned`` (the same fit, targets given only family and FLOPs). Every method uses the same
 number of bootstrap refits (``N_BOOT``); nothing else is set per data set.
 
 ``--leaderboard`` scores the curated table's targets with :mod:`predictors.leaderboard`'s pooled
-cells (``capcast leaderboard --pooled``): the models above the 75% quantile of FLOPs held out,
-so ``observational`` forecasts them as planned models, beside ``sigmoid``, ``exponential`` and
-``auto`` (100 bootstrap resamples, seed 0).
+cells (``capcast leaderboard --pooled``), on both its splits: the models above the 75% quantile of
+FLOPs held out, then each family in turn (``--pooled-split lofo``); ``observational`` forecasts
+them as planned models, beside ``sigmoid``, ``exponential`` and ``auto`` (100 bootstrap
+resamples, seed 0).
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ def predict(
             standardize=False,
             floor=0.0,
             ceiling=1.0,
+            family_effect=False,
             n_bootstrap=N_BOOT,
         )
         return est.fit(train_obs).predict(_targets(test, meta, base, True))
@@ -264,8 +266,40 @@ def table(res: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def pooled_leaderboard(curated: pd.DataFrame) -> str:
-    """Markdown: the pooled leaderboard of the curated table's targets, per method and target."""
+def paired(res: pd.DataFrame, method: str = "obs", against: str = "ruan") -> str:
+    """Markdown: ``method``'s absolute error minus ``against``'s, per data and split, with a 90%
+    interval from resampling the held-out models (all of a model's targets together)."""
+    res = res.assign(err=100 * (res["point"] - res["actual"]).abs())
+    key = ["data", "split", "target", "model"]
+    both = res.pivot_table(index=key, columns="method", values="err").dropna(
+        subset=[method, against]
+    )
+    rng = np.random.default_rng(0)
+    lines = [
+        f"| data | split | pairs | {method} - {against} (points) | 90% interval | {method} better |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for (data, split), sub in both.groupby(level=[0, 1]):
+        diff = (sub[method] - sub[against]).to_numpy()
+        models = sub.index.get_level_values("model").to_numpy()
+        groups = [np.flatnonzero(models == m) for m in np.unique(models)]
+        means = [
+            diff[
+                np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
+            ].mean()
+            for _ in range(2000)
+        ]
+        lo, hi = np.percentile(means, [5, 95])
+        lines.append(
+            f"| {data} | {split} | {len(diff)} | {diff.mean():+.2f} | [{lo:+.2f}, {hi:+.2f}] "
+            f"| {np.mean(diff < 0):.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def pooled_leaderboard(curated: pd.DataFrame, split: str = "cutoff") -> str:
+    """Markdown: the pooled leaderboard of the curated table's targets on ``split`` (``cutoff``
+    or ``lofo``), per method and target."""
     from predictors.leaderboard import leaderboard
 
     board = leaderboard(
@@ -274,6 +308,7 @@ def pooled_leaderboard(curated: pd.DataFrame) -> str:
         benchmarks=[t.rpartition("/")[0] for t in TARGETS["curated"]],
         metrics=sorted({t.rpartition("/")[2] for t in TARGETS["curated"]}),
         pooled=True,
+        pooled_split=split,
     )
     t = board.table()
     lines = ["| method | targets | refused | mean abs err (points) | max | 90% coverage |",
@@ -298,12 +333,16 @@ def main() -> None:
     quick = "--quick" in sys.argv
     data = load()
     if "--leaderboard" in sys.argv:
-        print(pooled_leaderboard(data["curated"]))
+        for split in ("cutoff", "lofo"):
+            print(f"\nsplit {split}\n")
+            print(pooled_leaderboard(data["curated"], split))
         return
     res = pd.concat([run(name, obs, quick) for name, obs in data.items()], ignore_index=True)
     res.to_csv(CACHE_DIR / "observational_rows.csv", index=False)
     print("MAE in points (90%-interval coverage); n = predicted models (LOFO: all families)\n")
     print(table(res))
+    print("\nPaired: the same held-out (model, target) pairs\n")
+    print(paired(res))
     if not math.isfinite(float(res["point"].astype(float).mean())):
         print("\nsome forecasts had no finite point", file=sys.stderr)
 

@@ -19,6 +19,9 @@ methods that learn across families (``observational``) and the baselines they mu
 ``cutoff``
     the models above the 75% quantile of training compute across families held out; fit on
     every family's other models.
+``lofo`` (``pooled_split="lofo"``)
+    leave one family out: each family's models held out in turn (one split per family, at most
+    :data:`MAX_LOFO_FAMILIES`), fit on the other families: a family nobody has measured yet.
 
 A method that raises :class:`~predictors.base.FitError` or ``ValueError``, or returns a forecast
 without a finite point, *refused* that target: refusals are counted and their messages kept,
@@ -66,6 +69,10 @@ POOLED = "(all families)"
 MIN_POOLED_FAMILIES = 3
 #: The pooled ``cutoff`` split holds out the models above this quantile of training compute.
 CUTOFF_QUANTILE = 0.75
+#: The pooled cells' splits; ``lofo`` is one fit per family, so it is asked for by name.
+POOLED_SPLITS = ("cutoff", "lofo")
+#: Most families a pooled ``lofo`` cell holds out (in name order; the rest are counted).
+MAX_LOFO_FAMILIES = 50
 #: Most (family, benchmark, metric) cells one leaderboard scores; the rest are counted, not run.
 MAX_CELLS = 500
 #: Default cells per call: a dashboard page or REST request stays within a fit budget.
@@ -158,6 +165,28 @@ def cutoff_split(
     fit = obs[models.isin(measured) & ~models.isin(held)]
     actual = final_checkpoint(task_level(cell[cell["model"].astype(str).isin(held)]))
     return Split("cutoff", fit, actual, f"hold out {len(held)} models above {cut:.3g} compute")
+
+
+def lofo_splits(obs: pd.DataFrame, benchmark: str, metric: str) -> list[Split]:
+    """Leave one family out: per family with scores on the cell, its models held out and every
+    row of the other families' models fitted (compute measured as in :func:`cutoff_split`). A
+    family whose removal leaves fewer than two compute values is skipped."""
+    cell = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
+    compute = _compute(task_level(cell), params_fallback=False).dropna()
+    rows = task_level(cell)
+    family_of = rows.groupby(rows["model"].astype(str))["family"].first()
+    family_of = family_of.reindex(compute.index).dropna().astype(str)
+    measured = _compute(task_level(obs), params_fallback=False).dropna().index.astype(str)
+    models = obs["model"].astype(str)
+    out = []
+    for family in sorted(family_of.unique()):
+        held = sorted(family_of.index[family_of == family])
+        if compute.drop(held).nunique() < 2:
+            continue
+        fit = obs[models.isin(measured) & (obs["family"].astype(str) != family)]
+        actual = final_checkpoint(task_level(cell[cell["model"].astype(str).isin(held)]))
+        out.append(Split("lofo", fit, actual, f"hold out family {family} ({len(held)} models)"))
+    return out
 
 
 def _progress(rows: pd.DataFrame) -> tuple[str, pd.Series] | None:
@@ -413,6 +442,7 @@ def leaderboard(
     random_state: int = 0,
     dataset: str | None = None,
     pooled: bool = False,
+    pooled_split: str = "cutoff",
 ) -> LeaderboardResult:
     """Backtest ``methods`` (default: every registered one) on every cell of ``observations``.
 
@@ -421,7 +451,7 @@ def leaderboard(
     bad argument (unknown method, cap exceeded, no cell selected). ``dataset`` labels every
     cell (default: the family's most common ``source``, else the family). ``pooled``: one cell
     per (benchmark, metric) that at least :data:`MIN_POOLED_FAMILIES` of the selected families
-    have scores on, scored on the ``cutoff`` split (module docstring).
+    have scores on, scored on ``pooled_split`` (``cutoff`` or ``lofo``; module docstring).
     """
     from predictors.registry import METHODS
 
@@ -438,6 +468,12 @@ def leaderboard(
         raise ValueError(f"leaderboard: n_bootstrap={n_bootstrap} outside [0, {MAX_BOOTSTRAP}]")
     if not 0 < alpha < 1:
         raise ValueError(f"leaderboard: alpha={alpha} must be strictly between 0 and 1")
+    if pooled_split not in POOLED_SPLITS:
+        raise ValueError(
+            f"leaderboard: pooled_split={pooled_split!r} is not one of {list(POOLED_SPLITS)}"
+        )
+    if pooled_split != "cutoff" and not pooled:
+        raise ValueError(f"leaderboard: pooled_split={pooled_split!r} needs pooled=True")
     obs = observations[observations["family"].notna()]
     keep = pd.Series(True, index=obs.index)
     for col, wanted in (("family", families), ("benchmark", benchmarks), ("metric", metrics)):
@@ -461,6 +497,9 @@ def leaderboard(
         notes.append(
             f"pooled: one cell per benchmark over every family, the models above the "
             f"{CUTOFF_QUANTILE:.0%} quantile of training compute held out"
+            if pooled_split == "cutoff"
+            else "pooled: one cell per benchmark over every family, each family held out in "
+            "turn (lofo) and forecast from the others"
         )
     if not cell_keys:
         raise ValueError("leaderboard: no (family, benchmark, metric) cell matches the selection")
@@ -474,7 +513,16 @@ def leaderboard(
     rows: list[dict[str, Any]] = []
     by_family = {str(f): g for f, g in obs.groupby("family", sort=False)}
     for family, benchmark, metric in run:
-        if family == POOLED:
+        if family == POOLED and pooled_split == "lofo":
+            splits = lofo_splits(obs, benchmark, metric)
+            if len(splits) > MAX_LOFO_FAMILIES:
+                notes.append(
+                    f"{benchmark}/{metric}: {len(splits) - MAX_LOFO_FAMILIES} of {len(splits)} "
+                    f"families not held out (MAX_LOFO_FAMILIES={MAX_LOFO_FAMILIES})"
+                )
+                splits = splits[:MAX_LOFO_FAMILIES]
+            label = dataset or _pooled_dataset(obs, benchmark, metric)
+        elif family == POOLED:
             cut = cutoff_split(obs, benchmark, metric)
             splits = [cut] if cut is not None else []
             label = dataset or _pooled_dataset(obs, benchmark, metric)

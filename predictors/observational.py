@@ -26,7 +26,15 @@ from predictors.base import (
 )
 from predictors.contracts import InputContract, series_rows
 from predictors.intervals import BootstrapDraws, ForecastSpec, bootstrap_forecasts
-from predictors.observational_fit import Space, fit_link, fit_offsets, fit_space, link
+from predictors.observational_fit import (
+    FamilyEffects,
+    Space,
+    family_effects,
+    fit_link,
+    fit_offsets,
+    fit_space,
+    link,
+)
 from predictors.selection import as_score, compute_of, failed_forecast, task_level
 
 #: Open LLM Leaderboard v1's six tasks by their canonical registry names ("benchmark/metric").
@@ -99,6 +107,12 @@ class ObservationalScaling(Forecaster):
         The link's ceiling. Fixed at the metric's top by default: fitted on models below a
         compute cut-off it can only land at the highest score seen (it is not identified there),
         which caps every extrapolation. None: fitted within [highest score, 1].
+    family_effect : bool, default=True
+        Add to an existing model's forecast its family's effect on the target: the mean link
+        residual of the family's other models, shrunk towards 0 by empirical Bayes (Polo et
+        al.'s point that families differ in efficiency per skill, not only overall). Unseen
+        families, and fits where families do not differ beyond noise, get 0. Planned models
+        are unaffected (their family offsets already carry the family).
     alpha : float, default=0.1
     n_bootstrap : int, default=200
         Refits over resampled models (capped by ``MAX_BOOTSTRAP``); the capability space is held
@@ -120,6 +134,9 @@ class ObservationalScaling(Forecaster):
         model, family, log10_flops and PC1..PCK of every training model (for plots).
     cv_errors_ : dict of int to float
         Cross-validated mean absolute link error per K tried (empty without cross-validation).
+    family_effects_ : FamilyEffects
+        Per family: mean link residual, model count, and the shrinkage (``.effects``: what is
+        added to an existing model's forecast). Empty with ``family_effect=False``.
 
     Notes
     -----
@@ -163,6 +180,7 @@ class ObservationalScaling(Forecaster):
         "n_bootstrap": (int, 0, MAX_BOOTSTRAP),
         "imputer": ("iterative", "mean"),
         "standardize": (True, False),
+        "family_effect": (True, False),
         "random_state": (int, 0, None),
     }
 
@@ -177,13 +195,14 @@ class ObservationalScaling(Forecaster):
         standardize: bool = False,
         floor: float | None = None,
         ceiling: float | None = 1.0,
+        family_effect: bool = True,
         alpha: float = 0.1,
         n_bootstrap: int = 200,
         random_state: int = 0,
     ) -> None:
         self.benchmark, self.metric, self.base_benchmarks = benchmark, metric, base_benchmarks
         self.n_components, self.imputer, self.standardize = n_components, imputer, standardize
-        self.floor, self.ceiling = floor, ceiling
+        self.floor, self.ceiling, self.family_effect = floor, ceiling, family_effect
         self.alpha, self.n_bootstrap, self.random_state = alpha, n_bootstrap, random_state
 
     # ------------------------------------------------------------------ contract and checks
@@ -267,6 +286,7 @@ class ObservationalScaling(Forecaster):
         families = meta["family"].reindex(link_models).astype(object).fillna("?").to_numpy()
         kmax = min(MAX_CV_COMPONENTS, len(base))
         self.cv_errors_: dict[int, float] = {}
+        self._out_of_family: dict[int, np.ndarray] = {}
         if self.n_components == "cv":
             self.n_components_ = self._choose_k(
                 wide.loc[link_models].to_numpy(float), y, families, kmax
@@ -283,6 +303,27 @@ class ObservationalScaling(Forecaster):
         cap = pd.DataFrame(s_all, index=wide.index, columns=[f"PC{i + 1}" for i in range(k)])
         s_link = cap.loc[link_models].to_numpy()
         self.link_params_ = fit_link(s_link, y, self.floor, self.ceiling)
+        self._link_families = np.array(
+            [None if pd.isna(f) else str(f) for f in meta["family"].reindex(link_models)],
+            dtype=object,
+        )
+        resid = y - link(s_link, self.link_params_)
+        self.family_effects_ = (
+            family_effects(resid, self._link_families)
+            if self.family_effect
+            else FamilyEffects({}, {}, 0.0, 0.0)
+        )
+        # prediction minus data for a model whose family effect comes from the others
+        loo = self.family_effects_.leave_one_out(resid, self._link_families)
+        self.residuals_family_ = tuple(loo - resid)
+        # a model of a family the link has not seen errs like a model left out with its family
+        unseen = self._out_of_family.get(k)
+        if unseen is None and len(set(families)) >= MIN_CV_FAMILIES:
+            try:
+                unseen = self._family_folds(s_link, y, families)
+            except (ValueError, np.linalg.LinAlgError):
+                unseen = None  # a fold too small to fit: the in-sample residuals stand in
+        self.residuals_unseen_ = tuple(unseen) if unseen is not None else tuple(-resid)
         # compute efficiency: models with a family and a compute measure
         cm = meta.reindex(wide.index)
         ok = cm["family"].notna().to_numpy() & np.isfinite(cm["log10_flops"].to_numpy(float))
@@ -322,24 +363,32 @@ class ObservationalScaling(Forecaster):
 
     def _choose_k(self, base: np.ndarray, y: np.ndarray, families: np.ndarray, kmax: int) -> int:
         """K = 3 unless the best K beats it by one standard error; folds = whole families."""
-        uniq = sorted(set(families))
-        if len(uniq) < MIN_CV_FAMILIES or len(y) < kmax + 8:
+        self._out_of_family = {}
+        if len(set(families)) < MIN_CV_FAMILIES or len(y) < kmax + 8:
             return min(DEFAULT_COMPONENTS, kmax)
-        fold_of = {f: i % MAX_CV_FOLDS for i, f in enumerate(uniq)}
-        folds = np.array([fold_of[f] for f in families])
         s_full = self.space_.transform(base, kmax)
         stats = {}
         for k in range(1, kmax + 1):
-            errs = np.empty(len(y))
-            for fold in np.unique(folds):
-                test = folds == fold
-                p = fit_link(s_full[~test, :k], y[~test], self.floor, self.ceiling)
-                errs[test] = np.abs(link(s_full[test, :k], p) - y[test])
+            self._out_of_family[k] = self._family_folds(s_full[:, :k], y, families)
+            errs = np.abs(self._out_of_family[k])
             stats[k] = (float(errs.mean()), float(errs.std(ddof=1) / math.sqrt(len(errs))))
         self.cv_errors_ = {k: v[0] for k, v in stats.items()}
         best = min(stats, key=lambda k: stats[k][0])
         anchor = min(DEFAULT_COMPONENTS, kmax)
         return anchor if stats[anchor][0] <= stats[best][0] + stats[best][1] else best
+
+    def _family_folds(self, s: np.ndarray, y: np.ndarray, families: np.ndarray) -> np.ndarray:
+        """Prediction minus data of each model by a link fitted without its family (families
+        dealt round-robin into at most ``MAX_CV_FOLDS`` folds)."""
+        uniq = sorted(set(families))
+        fold_of = {f: i % MAX_CV_FOLDS for i, f in enumerate(uniq)}
+        folds = np.array([fold_of[f] for f in families])
+        out = np.empty(len(y))
+        for fold in np.unique(folds):
+            test = folds == fold
+            p = fit_link(s[~test], y[~test], self.floor, self.ceiling)
+            out[test] = link(s[test], p) - y[test]
+        return out
 
     def _planned_caps(
         self, log_c: np.ndarray, families: list[str | None], slopes: np.ndarray, offsets: np.ndarray
@@ -373,17 +422,26 @@ class ObservationalScaling(Forecaster):
     def _bootstrap(
         self, s_link: np.ndarray, y: np.ndarray, s_c: np.ndarray, log_c: np.ndarray, fam: np.ndarray
     ) -> None:
-        """Refit link and offsets on models resampled with replacement (space held fixed)."""
+        """Refit link, family effects and offsets on models resampled with replacement (space
+        held fixed); a family missing from a resample keeps the full fit's effect and offset."""
         rng = np.random.default_rng(self.random_state)
         full = np.array([self.offsets_[f] for f in self.families_])
-        links, slopes, offs = [], [], []
+        effect_names = sorted(self.family_effects_.means)
+        full_effects = self.family_effects_.effects
+        links, slopes, offs, effects = [], [], [], []
         for _ in range(self.n_bootstrap):
             i = rng.integers(0, len(y), len(y))
             j = rng.integers(0, len(log_c), len(log_c))
             try:
-                links.append(fit_link(s_link[i], y[i], self.floor, self.ceiling, self.link_params_))
+                p = fit_link(s_link[i], y[i], self.floor, self.ceiling, self.link_params_)
             except (ValueError, np.linalg.LinAlgError):
                 continue
+            links.append(p)
+            if effect_names and self.family_effects_.tau2 > 0:
+                fe = family_effects(y[i] - link(s_link[i], p), self._link_families[i]).effects
+                effects.append([fe.get(f, full_effects[f]) for f in effect_names])
+            else:
+                effects.append([full_effects[f] for f in effect_names])
             present = sorted(set(fam[j]))
             sl, of = fit_offsets(s_c[j], log_c[j], fam[j], present)
             o = full.copy()
@@ -396,6 +454,7 @@ class ObservationalScaling(Forecaster):
         self.boot_links_ = np.array(links).reshape(len(links), len(self.link_params_))
         self.boot_slopes_ = np.array(slopes).reshape(len(slopes), k)
         self.boot_offsets_ = np.array(offs).reshape(len(offs), len(self.families_), k)
+        self.boot_family_effects_ = np.array(effects).reshape(len(effects), len(effect_names))
 
     # ------------------------------------------------------------------ predict
     def _target_base(self, t: pd.DataFrame) -> np.ndarray:
@@ -428,32 +487,11 @@ class ObservationalScaling(Forecaster):
         fams = t["family"] if "family" in t.columns else pd.Series([None] * len(t))
         only = self.families_[0] if len(self.families_) == 1 else None  # fit on one family
         families = [str(f) if pd.notna(f) else only for f in fams]
-        k = self.n_components_
         spec = ForecastSpec(self.benchmark, self.metric, self.alpha, self.method, self._params())
         out: list[Forecast | None] = [None] * len(t)
         idx_e = np.flatnonzero(existing)
-        if len(idx_e):
-            s = self.space_.transform(base[idx_e], k)
-            boot = np.array([link(s, p) for p in self.boot_links_]).reshape(-1, len(idx_e))
-            draws = BootstrapDraws(
-                link(s, self.link_params_),
-                boot,
-                self.residuals_existing_,
-                len(self.link_params_),
-                self.n_bootstrap or None,
-            )
-            fs = bootstrap_forecasts(
-                spec,
-                [str(t["model"][i]) for i in idx_e],
-                draws,
-                np.random.default_rng(self.random_state + 1),
-                diagnostics=[
-                    {"case": "existing", "capability": list(map(float, row))} for row in s
-                ],
-                notes=[f"existing model: capability from its base scores ({k} components)"],
-            )
-            for i, f in zip(idx_e, fs, strict=True):
-                out[i] = f
+        for i, f in zip(idx_e, self._existing(spec, t, idx_e, base[idx_e], fams), strict=True):
+            out[i] = f
         planned = ~existing & np.isfinite(log_c)
         for known in (True, False):
             idx = np.flatnonzero(
@@ -475,6 +513,90 @@ class ObservationalScaling(Forecaster):
                 "'flops' (or n_params and n_tokens) with its family",
                 diag={},
             )
+        return [f for f in out if f is not None]
+
+    def _existing(
+        self,
+        spec: ForecastSpec,
+        t: pd.DataFrame,
+        idx: np.ndarray,
+        base: np.ndarray,
+        fams: pd.Series,
+    ) -> list[Forecast]:
+        """Through the capabilities of their base scores, plus their family's effect where the
+        fit found one (a family given in the target row, else the fit's for a model of that name)."""
+        if not len(idx):
+            return []
+        k = self.n_components_
+        s = self.space_.transform(base, k)
+        known = self.capabilities_.set_index("model")["family"]
+        effects = self.family_effects_.effects
+        names = sorted(self.family_effects_.means)
+        family: list[str | None] = []
+        for i in idx:
+            f = fams.iloc[i] if pd.notna(fams.iloc[i]) else known.get(str(t["model"][i]))
+            family.append(str(f) if f is not None and pd.notna(f) else None)
+        # residuals by what the fit knows of the family: an effect, its models only, nothing
+        seen = {f for f in self._link_families if f is not None}
+
+        def case_of(f: str | None) -> str:
+            if f is None or f not in seen:
+                return "unseen"
+            return "effect" if effects.get(f, 0.0) != 0.0 else "seen"
+
+        case = np.array([case_of(f) for f in family])
+        residuals = {
+            "effect": self.residuals_family_,
+            "seen": self.residuals_existing_,
+            "unseen": self.residuals_unseen_,
+        }
+        lo, hi = float(self.link_params_[0]), float(self.link_params_[1])
+        out: list[Forecast | None] = [None] * len(idx)
+        rng = np.random.default_rng(self.random_state + 1)
+        for what in ("seen", "unseen", "effect"):
+            sel = np.flatnonzero(case == what)
+            if not len(sel):
+                continue
+            group = what == "effect"
+            fam = [family[j] for j in sel]
+            shift = np.array([effects.get(f or "", 0.0) for f in fam])
+            boot = np.array([link(s[sel], p) for p in self.boot_links_]).reshape(-1, len(sel))
+            if group:  # each refit's own family effects
+                cols = [names.index(f) for f in fam if f is not None]
+                boot = boot + self.boot_family_effects_[: len(boot), cols]
+            note = (
+                f"existing model: capability from its base scores ({k} components)"
+                + {
+                    "seen": "",
+                    "unseen": "; its family has no target scores in the fit, so the interval "
+                    "has the errors of models predicted with their family left out",
+                    "effect": ", plus its family's effect on this target (shrunk mean residual)",
+                }[what]
+            )
+            draws = BootstrapDraws(
+                np.clip(link(s[sel], self.link_params_) + shift, lo, hi),
+                np.clip(boot, lo, hi),
+                residuals[what],
+                len(self.link_params_) + int(group),
+                self.n_bootstrap or None,
+            )
+            fs = bootstrap_forecasts(
+                spec,
+                [str(t["model"][idx[j]]) for j in sel],
+                draws,
+                rng,
+                diagnostics=[
+                    {
+                        "case": "existing",
+                        "capability": list(map(float, s[j])),
+                        **({"family": family[j], "family_effect": float(d)} if group else {}),
+                    }
+                    for j, d in zip(sel, shift, strict=True)
+                ],
+                notes=[note],
+            )
+            for j, f in zip(sel, fs, strict=True):
+                out[j] = f
         return [f for f in out if f is not None]
 
     def _planned(
@@ -532,6 +654,7 @@ class ObservationalScaling(Forecaster):
             "intercept": a,
             **{f"beta_PC{i + 1}": b for i, b in enumerate(beta)},
             **{f"slope_PC{i + 1}": float(v) for i, v in enumerate(self.slopes_)},
+            "family_effect_sd": math.sqrt(self.family_effects_.tau2),
         }
 
 

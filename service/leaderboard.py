@@ -75,6 +75,7 @@ def predictor_args(query: LeaderboardQuery) -> dict[str, Any]:
         "alpha": query.alpha,
         "random_state": query.random_state,
         "pooled": query.pooled,
+        "pooled_split": query.pooled_split,
     }
 
 

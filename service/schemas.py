@@ -582,6 +582,11 @@ class LeaderboardQuery(Schema):
         description="One cell per benchmark over every family (at least 3), the models above "
         "the 75% quantile of training FLOPs held out (for observational)",
     )
+    pooled_split: Literal["cutoff", "lofo"] = Field(
+        "cutoff",
+        description="The pooled cells' split: 'cutoff', or 'lofo' (each family held out in "
+        "turn, forecast from the others); 'lofo' needs pooled",
+    )
 
 
 class LeaderboardRow(Schema):

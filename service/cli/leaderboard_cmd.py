@@ -60,6 +60,14 @@ def leaderboard(
             "(observational).",
         ),
     ] = False,
+    pooled_split: Annotated[
+        str,
+        typer.Option(
+            "--pooled-split",
+            help="With --pooled: 'cutoff' (the default) or 'lofo' (each family held out in "
+            "turn and forecast from the others; one fit per family, so slower).",
+        ),
+    ] = "cutoff",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole leaderboard as JSON on stdout.")
     ] = False,
@@ -85,7 +93,7 @@ def leaderboard(
                 obs, methods=chosen, families=[family] if family else None,
                 benchmarks=[benchmark] if benchmark else None, metrics=[metric] if metric else None,
                 max_cells=max_cells, n_bootstrap=n_bootstrap, random_state=random_state,
-                pooled=pooled,
+                pooled=pooled, pooled_split=pooled_split,
             )  # fmt: skip
     except ValueError as exc:
         fail(str(exc))

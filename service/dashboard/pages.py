@@ -488,13 +488,15 @@ def leaderboard_page(
     metric: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
     max_cells: Annotated[int, Query(ge=1, le=500)] = 12,
     pooled: bool = False,
+    pooled_split: Annotated[str, Query(max_length=10, pattern=NO_NUL)] = "cutoff",
 ) -> HTMLResponse:
     """Every method's backtests on the selected cells (GET /v1/leaderboard, same budget)."""
     from service.leaderboard import leaderboard as compute
     from service.schemas import LeaderboardQuery
 
     form = {"methods": methods or "", "family": family or "", "benchmark": benchmark or "",
-            "metric": metric or "", "max_cells": max_cells, "pooled": pooled}  # fmt: skip
+            "metric": metric or "", "max_cells": max_cells, "pooled": pooled,
+            "pooled_split": pooled_split}  # fmt: skip
     context: dict = {"query": form, "board": None, "error": None, "message": None}
     if not (family or benchmark):  # the whole database can take minutes: ask for a selection
         context["message"] = (
@@ -506,7 +508,7 @@ def leaderboard_page(
         query = LeaderboardQuery(
             methods=[m.strip() for m in (methods or "").split(",") if m.strip()],
             family=family or None, benchmark=benchmark or None, metric=metric or None,
-            max_cells=max_cells, pooled=pooled,
+            max_cells=max_cells, pooled=pooled, pooled_split=pooled_split,
         )  # fmt: skip
         service = request.app.state.forecasts
         context["board"] = compute(

@@ -65,13 +65,14 @@ def leaderboard(
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.1,
     random_state: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     pooled: bool = False,
+    pooled_split: Annotated[str, Query(max_length=10, pattern=NO_NUL)] = "cutoff",
 ) -> LeaderboardOut:
     """Every method backtested on every (family, benchmark, metric) the query selects: the
     largest model(s) held out, the two largest, and each final checkpoint from the first 60% of
     training; mean and max absolute error, interval coverage and refusals. ``pooled``: one cell
     per benchmark over every family, the models above the 75% quantile of training FLOPs held
-    out. Runs within the fit budget (CAPCAST_FIT_TIMEOUT_S); ``methods`` is a comma-separated
-    list."""
+    out (``pooled_split=lofo``: each family held out in turn instead). Runs within the fit
+    budget (CAPCAST_FIT_TIMEOUT_S); ``methods`` is a comma-separated list."""
     from service.leaderboard import leaderboard as compute
 
     try:
@@ -79,7 +80,7 @@ def leaderboard(
             methods=[m.strip() for m in (methods or "").split(",") if m.strip()],
             family=family or None, benchmark=benchmark or None, metric=metric or None,
             max_cells=max_cells, n_bootstrap=n_bootstrap, alpha=alpha, random_state=random_state,
-            pooled=pooled,
+            pooled=pooled, pooled_split=pooled_split,
         )  # fmt: skip
     except ValidationError as exc:
         raise ApiError(422, validation_summary(exc), where="query") from None

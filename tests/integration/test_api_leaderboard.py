@@ -72,6 +72,10 @@ def test_leaderboard_over_rest_matches_backtest(db_url: str, tmp_path: Path) -> 
         assert none.status_code == 404
         one = c.get("/v1/leaderboard", params={**params, "pooled": "true"})  # one family only
         assert one.status_code == 422 and "at least 3 families" in one.text
+        split = c.get("/v1/leaderboard", params={**params, "pooled": "true", "pooled_split": "x"})
+        assert split.status_code == 422 and "pooled_split" in split.text
+        unpooled = c.get("/v1/leaderboard", params={**params, "pooled_split": "lofo"})
+        assert unpooled.status_code == 422 and "needs pooled=True" in unpooled.text
     assert server_log_errors(log) == [], log.read_text()
 
     assert board["n_cells"] == board["n_cells_total"] == 1

@@ -210,7 +210,14 @@ def test_leaderboard_page_shows_the_rest_numbers(db_url: str, tmp_path: Path) ->
         bad = page.get("/dashboard/leaderboard", params={"family": "lab", "methods": "nope"})
         assert bad.status_code == 422 and 'id="leaderboard-error"' in bad.text
         one = page.get("/dashboard/leaderboard", params={**params, "pooled": "true"})
+        lofo = page.get("/dashboard/leaderboard",
+                        params={**params, "pooled": "true", "pooled_split": "lofo"})  # fmt: skip
+        odd = page.get("/dashboard/leaderboard", params={**params, "pooled_split": "x"})
     assert server_log_errors(log) == [], log.read_text()
+    # the split chosen stays chosen (cutoff by default); an unknown one is a 422 that names it
+    assert '<option value="cutoff" selected>' in html.text
+    assert lofo.status_code == 422 and '<option value="lofo" selected>' in lofo.text
+    assert odd.status_code == 422 and "pooled_split" in odd.text
     # pooled cells need three families; the lab has one: the reason, and the box stays ticked
     assert one.status_code == 422 and "at least 3 families" in one.text
     assert 'value="true" checked> pooled over families' in one.text

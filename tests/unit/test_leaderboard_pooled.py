@@ -90,3 +90,63 @@ def test_cli_pooled_flag(tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     assert {(c["family"], c["split"]) for c in out["cells"]} == {(lb.POOLED, "cutoff")}
     assert out["table"][0]["n"] == 3  # the three 1e23 models
+
+
+def test_lofo_splits_hold_out_each_family_whole() -> None:
+    """One split per family: its models held out, every row of the other families fitted (a
+    family's model without the target is not fitted either); parameters-only models stay out."""
+    obs = families({"a": 0.0, "b": 0.4, "c": -0.4}, sizes=4)
+    base_only = obs[(obs["model"] == "a-21.0") & (obs["benchmark"] != "t")].assign(model="a-x")
+    n_only = obs[obs["model"] == "b-20.0"].assign(model="n-only", family="d", flops=np.nan,
+                                                  n_params=1e9)  # fmt: skip
+    splits = lb.lofo_splits(pd.concat([obs, base_only, n_only], ignore_index=True), "t", "acc")
+    assert [s.name for s in splits] == ["lofo"] * 3
+    assert [s.description for s in splits] == [f"hold out family {f} (4 models)" for f in "abc"]
+    for fam, split in zip("abc", splits, strict=True):
+        assert sorted(split.actual["model"]) == [f"{fam}-{lc:.1f}" for lc in (20, 21, 22, 23)]
+        assert set(split.fit["family"]) == set("abc") - {fam}
+        assert len(set(split.fit["model"])) == 8 + (fam != "a")  # a-x fitted beside b and c
+        assert "n-only" not in set(split.fit["model"])
+
+
+def test_lofo_skips_a_family_whose_absence_leaves_one_compute() -> None:
+    """b and c have one model each at 1e21: without a, one compute value is left (no fit), so
+    only b and c are held out."""
+    a = families({"a": 0.0}, sizes=4)
+    one = families({"b": 0.4, "c": -0.4}, sizes=4)
+    one = one[one["model"].str.endswith("-21.0")]
+    splits = lb.lofo_splits(pd.concat([a, one], ignore_index=True), "t", "acc")
+    assert [sorted(s.actual["model"]) for s in splits] == [["b-21.0"], ["c-21.0"]]
+
+
+def test_pooled_lofo_leaderboard_and_its_argument_checks() -> None:
+    obs = families({"a": 0.0, "b": 0.5, "c": -0.5, "d": 0.25})
+    board = lb.leaderboard(obs, methods=["observational"], benchmarks=["t"], pooled=True,
+                           pooled_split="lofo", n_bootstrap=10)  # fmt: skip
+    rows = board.rows
+    assert set(rows["split"]) == {"lofo"} and len(rows) == 24  # every model of four families
+    assert (rows["refusal"] == "").all()
+    assert any("each family held out in turn" in n for n in board.notes)
+    # an unseen family gets the mean offset of the other three: off by 0.083 (a), 0.25 (d),
+    # 0.583 (b) and 0.75 (c) in capability, so its errors rank the families in that order
+    err = rows.assign(fam=rows["model"].str[0]).groupby("fam")["abs_error"].mean()
+    assert list(err.sort_values().index) == ["a", "d", "b", "c"]
+    with pytest.raises(ValueError, match=r"pooled_split='x' is not one of \['cutoff', 'lofo'\]"):
+        lb.leaderboard(obs, methods=["sigmoid"], pooled=True, pooled_split="x")
+    with pytest.raises(ValueError, match="pooled_split='lofo' needs pooled=True"):
+        lb.leaderboard(obs, methods=["sigmoid"], pooled_split="lofo")
+
+
+def test_cli_pooled_lofo(tmp_path: Path) -> None:
+    path = tmp_path / "obs.csv"
+    families({"a": 0.0, "b": 0.5, "c": -0.5}).to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["leaderboard", "--observations", str(path), "--pooled",
+                                 "--pooled-split", "lofo", "--methods", "sigmoid", "--benchmark",
+                                 "t", "--n-bootstrap", "10", "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert {(c["family"], c["split"]) for c in out["cells"]} == {(lb.POOLED, "lofo")}
+    assert out["table"][0]["n"] == 18  # three families of six
+    bad = CliRunner().invoke(app, ["leaderboard", "--observations", str(path),
+                                   "--pooled-split", "lofo", "--methods", "sigmoid"])  # fmt: skip
+    assert bad.exit_code != 0 and "needs pooled=True" in bad.output

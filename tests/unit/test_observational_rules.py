@@ -148,13 +148,22 @@ def test_predict_paths_points_and_notes() -> None:
         NORM * np.mean([lc - 21.5 + o for o in OFFSETS.values() for lc in LOG_C])])}  # fmt: skip
     assert f[0].notes[0].startswith("planned model: capability from its family's")
     assert "not seen" in f[1].notes[0] and "not seen" in f[2].notes[0]
-    assert f[3].notes[0] == "existing model: capability from its base scores (1 components)"
+    # "seen" has no family (and no model of that name in the fit): errs like a left-out family;
+    # a3's family comes from the fit, which saw it
+    assert f[3].notes[0] == (
+        "existing model: capability from its base scores (1 components); its family has no "
+        "target scores in the fit, so the interval has the errors of models predicted with their "
+        "family left out"
+    )
+    assert f[4].notes[0] == "existing model: capability from its base scores (1 components)"
     p = f[0].params
     assert p["n_components"] == 1 and p["floor"] == pytest.approx(FLOOR, abs=1e-5)
     assert p["ceiling"] == pytest.approx(1.0, abs=1e-5)
     assert p["beta_PC1"] == pytest.approx(1 / NORM, abs=1e-4)
     assert p["slope_PC1"] == pytest.approx(NORM, abs=1e-9)
-    assert set(p) == {"n_components", "floor", "ceiling", "intercept", "beta_PC1", "slope_PC1"}
+    assert set(p) == {"n_components", "floor", "ceiling", "intercept", "beta_PC1", "slope_PC1",
+                      "family_effect_sd"}  # fmt: skip
+    assert p["family_effect_sd"] == 0.0  # noise-free: no family differs beyond its capability
     assert f[0].method == "observational" and f[0].benchmark == "t" and f[0].alpha == 0.1
 
 
