@@ -172,8 +172,8 @@ def lofo_splits(obs: pd.DataFrame, benchmark: str, metric: str) -> list[Split]:
     row of the other families' models fitted (compute measured as in :func:`cutoff_split`). A
     family whose removal leaves fewer than two compute values is skipped."""
     cell = obs[(obs["benchmark"] == benchmark) & (obs["metric"] == metric)]
-    compute = _compute(task_level(cell), params_fallback=False).dropna()
     rows = task_level(cell)
+    compute = _compute(rows, params_fallback=False).dropna()
     family_of = rows.groupby(rows["model"].astype(str))["family"].first()
     family_of = family_of.reindex(compute.index).dropna().astype(str)
     measured = _compute(task_level(obs), params_fallback=False).dropna().index.astype(str)
@@ -429,6 +429,22 @@ def _pooled_dataset(obs: pd.DataFrame, benchmark: str, metric: str) -> str:
     return str(src.mode().iat[0]) if len(src) else "pooled"
 
 
+def _pooled_splits(
+    obs: pd.DataFrame, benchmark: str, metric: str, split: str, notes: list[str]
+) -> list[Split]:
+    """A pooled cell's splits: the cut-off, or one per family (capped; the rest noted)."""
+    if split == "cutoff":
+        cut = cutoff_split(obs, benchmark, metric)
+        return [cut] if cut is not None else []
+    splits = lofo_splits(obs, benchmark, metric)
+    if len(splits) > MAX_LOFO_FAMILIES:
+        notes.append(
+            f"{benchmark}/{metric}: {len(splits) - MAX_LOFO_FAMILIES} of {len(splits)} "
+            f"families not held out (MAX_LOFO_FAMILIES={MAX_LOFO_FAMILIES})"
+        )
+    return splits[:MAX_LOFO_FAMILIES]
+
+
 def leaderboard(
     observations: pd.DataFrame,
     *,
@@ -513,18 +529,8 @@ def leaderboard(
     rows: list[dict[str, Any]] = []
     by_family = {str(f): g for f, g in obs.groupby("family", sort=False)}
     for family, benchmark, metric in run:
-        if family == POOLED and pooled_split == "lofo":
-            splits = lofo_splits(obs, benchmark, metric)
-            if len(splits) > MAX_LOFO_FAMILIES:
-                notes.append(
-                    f"{benchmark}/{metric}: {len(splits) - MAX_LOFO_FAMILIES} of {len(splits)} "
-                    f"families not held out (MAX_LOFO_FAMILIES={MAX_LOFO_FAMILIES})"
-                )
-                splits = splits[:MAX_LOFO_FAMILIES]
-            label = dataset or _pooled_dataset(obs, benchmark, metric)
-        elif family == POOLED:
-            cut = cutoff_split(obs, benchmark, metric)
-            splits = [cut] if cut is not None else []
+        if family == POOLED:
+            splits = _pooled_splits(obs, benchmark, metric, pooled_split, notes)
             label = dataset or _pooled_dataset(obs, benchmark, metric)
         else:
             fam = by_family[str(family)]

@@ -123,6 +123,7 @@ def test_switched_off_fits_no_effects() -> None:
     assert e.family_effects_.means == {} and e._params()["family_effect_sd"] == 0.0
     assert e.boot_family_effects_.shape == (100, 0)
     with pytest.raises(ValueError, match="family_effect"):
+        # a string where a bool belongs, as a JSON payload could send: the type is the point
         ObservationalScaling(benchmark="t", family_effect="yes").fit(_world())  # type: ignore[arg-type]
 
 
